@@ -1,0 +1,42 @@
+# Every target does its own set-up: `make test` and `make demo` work on a fresh clone.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Use uv from PATH when there is one; otherwise install it into the venv first.
+UV     := $(shell command -v uv || echo $(BIN)/uv)
+
+.DEFAULT_GOAL := help
+.PHONY: help install test test-fast lint format demo bench bench-quick docs clean
+
+help:  ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml uv.lock packages/*/pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --all-packages --all-extras --frozen --inexact --python $(BIN)/python
+	@touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv with every package and the dev tools
+
+test: $(STAMP)  ## Run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)  ## Run ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)  ## Format the code with ruff
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+demo: $(STAMP)  ## Run a small end-to-end job and print what it stored
+	$(BIN)/python scripts/demo.py
+
+docs: $(STAMP)  ## Regenerate the CLI reference in docs/cli.md
+	$(BIN)/python scripts/gen_cli_docs.py
+
+clean:  ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .demo
