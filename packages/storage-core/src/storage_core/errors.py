@@ -1,0 +1,218 @@
+"""One error hierarchy for everything built on storage_core.
+
+Every error the packages raise on purpose derives from :class:`StorageError`, so a CLI can
+turn any of them into a one-line ``Error: ...`` message in one place. Each subclass carries
+the facts a caller may want to act on (a URI, a path, revisions, a PID) as attributes, and
+its ``str()`` is a single line a person can act on. Vendor exceptions (botocore, OSError,
+DuckDB) are never leaked: they are translated and kept as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExists",
+    "BackendUnavailable",
+    "ConfigError",
+    "DatabaseLocked",
+    "ForeignDatabase",
+    "IntegrityError",
+    "InvalidURI",
+    "NotFound",
+    "PermissionDenied",
+    "SchemaOutOfDate",
+    "SchemaTooNew",
+    "StorageError",
+]
+
+
+class StorageError(Exception):
+    """Root of every error raised on purpose by storage_core and the packages built on it."""
+
+    def __init__(self, message: str) -> None:
+        # Keep messages to one line: they are printed as ``Error: <message>``.
+        super().__init__(" ".join(message.split()))
+
+    @property
+    def message(self) -> str:
+        """The one-line message."""
+        return str(self.args[0]) if self.args else ""
+
+
+class NotFound(StorageError, LookupError):
+    """A stored object, record or file does not exist.
+
+    Attributes:
+        what: the kind of thing looked up ("blob", "project", "file", ...).
+        key: the identifier, key or URI that was looked up.
+    """
+
+    def __init__(self, what: str, key: str, message: str | None = None) -> None:
+        self.what = what
+        self.key = key
+        super().__init__(message or f"{what} not found: {key}")
+
+
+class AlreadyExists(StorageError):
+    """An object or record that must be new exists already.
+
+    Attributes:
+        what: the kind of thing ("blob", "project", ...).
+        key: its identifier, key or URI.
+    """
+
+    def __init__(self, what: str, key: str, message: str | None = None) -> None:
+        self.what = what
+        self.key = key
+        super().__init__(message or f"{what} already exists: {key}")
+
+
+class InvalidURI(StorageError, ValueError):
+    """A URI or path segment is malformed or would escape its base.
+
+    Attributes:
+        uri: the offending input, as given.
+        reason: why it was refused.
+    """
+
+    def __init__(self, uri: str, reason: str) -> None:
+        self.uri = uri
+        self.reason = reason
+        super().__init__(f"invalid URI {uri!r}: {reason}")
+
+
+class BackendUnavailable(StorageError):
+    """A storage backend cannot be reached or used (missing package, dead endpoint, no bucket).
+
+    Attributes:
+        backend: the backend or protocol ("s3", "file", ...).
+        reason: what went wrong.
+        hint: what the user can do about it, if known.
+    """
+
+    def __init__(self, backend: str, reason: str, hint: str | None = None) -> None:
+        self.backend = backend
+        self.reason = reason
+        self.hint = hint
+        text = f"{backend} backend unavailable: {reason}"
+        if hint:
+            text += f" ({hint})"
+        super().__init__(text)
+
+
+class PermissionDenied(StorageError, PermissionError):
+    """The store refused access to an object (file permissions, S3 access denied, bad keys).
+
+    Attributes:
+        uri: the location that was refused.
+    """
+
+    def __init__(self, uri: str, reason: str = "permission denied") -> None:
+        self.uri = uri
+        super().__init__(f"{reason}: {uri}")
+
+
+class IntegrityError(StorageError):
+    """Stored bytes do not match what was recorded for them (size or sha256).
+
+    Attributes:
+        uri: the location of the bytes.
+        expected: the recorded value (a size or a hex digest).
+        actual: what was found.
+    """
+
+    def __init__(self, uri: str, expected: object, actual: object, what: str = "sha256") -> None:
+        self.uri = uri
+        self.expected = expected
+        self.actual = actual
+        self.what = what
+        super().__init__(f"{what} mismatch for {uri}: expected {expected}, found {actual}")
+
+
+class DatabaseLocked(StorageError):
+    """Another process holds the database file longer than we were willing to wait.
+
+    Attributes:
+        path: the database file.
+        pid: the PID of the holding process when the database engine names it, else None.
+        waited: seconds spent waiting.
+    """
+
+    def __init__(self, path: str, pid: int | None, waited: float) -> None:
+        self.path = path
+        self.pid = pid
+        self.waited = waited
+        holder = f"process {pid}" if pid is not None else "another process"
+        super().__init__(
+            f"database {path} is locked by {holder}; gave up after {waited:.1f} s "
+            "(raise the lock timeout or stop that process)"
+        )
+
+
+class SchemaTooNew(StorageError):
+    """The database was written by a newer version of the software.
+
+    Attributes:
+        path: the database file or URL.
+        found: the revision stored in the database.
+        head: the newest revision this code knows.
+    """
+
+    def __init__(self, path: str, found: str, head: str) -> None:
+        self.path = path
+        self.found = found
+        self.head = head
+        super().__init__(
+            f"database {path} is at schema revision {found}, which this version does not know "
+            f"(newest known: {head}); upgrade the software"
+        )
+
+
+class SchemaOutOfDate(StorageError):
+    """The database schema is behind this code and was not upgraded automatically.
+
+    Attributes:
+        path: the database file or URL.
+        current: the revision stored in the database (None when it has none).
+        head: the newest revision this code knows.
+    """
+
+    def __init__(self, path: str, current: str | None, head: str) -> None:
+        self.path = path
+        self.current = current
+        self.head = head
+        super().__init__(
+            f"database {path} is at schema revision {current or 'none'}, behind {head}; "
+            "run the 'db upgrade' command"
+        )
+
+
+class ForeignDatabase(StorageError):
+    """A file given as a database is not one of ours (or not a database at all).
+
+    Attributes:
+        path: the file.
+        kind: what the file was recognised as ("SQLite database", "DuckDB database", ...).
+    """
+
+    def __init__(self, path: str, kind: str, expected: str, hint: str | None = None) -> None:
+        self.path = path
+        self.kind = kind
+        self.expected = expected
+        text = f"{path} is a {kind}, not {expected}"
+        if hint:
+            text += f"; {hint}"
+        super().__init__(text)
+
+
+class ConfigError(StorageError, ValueError):
+    """A configuration value (environment variable, option, .env entry) is invalid.
+
+    Attributes:
+        name: the variable or option name.
+        value: the offending value (never a secret: callers pass a placeholder for those).
+    """
+
+    def __init__(self, name: str, value: object, reason: str) -> None:
+        self.name = name
+        self.value = value
+        super().__init__(f"invalid {name}={value!r}: {reason}")
