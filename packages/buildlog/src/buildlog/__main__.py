@@ -1,0 +1,5 @@
+"""``python -m buildlog`` runs the command line."""
+
+from buildlog.cli import main
+
+main()

@@ -1,0 +1,94 @@
+"""The wheels are complete: built from the workspace, installed into a fresh venv without the
+dev dependencies, their commands run and their packaged files (py.typed, migrations) are there."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("storage-core", "diary", "buildlog")
+
+
+def _uv() -> str:
+    found = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    assert found, "uv is installed into the dev environment by `make install`"
+    return found
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("dist")
+    built: dict[str, Path] = {}
+    for package in PACKAGES:
+        subprocess.run(
+            [_uv(), "build", "--wheel", "--package", package, "--out-dir", str(out), "--quiet"],
+            cwd=ROOT,
+            check=True,
+        )
+        (wheel,) = out.glob(f"{package.replace('-', '_')}-*.whl")
+        built[package] = wheel
+    return built
+
+
+@pytest.fixture(scope="module")
+def venv(wheels: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    where = tmp_path_factory.mktemp("venv") / "venv"
+    subprocess.run([_uv(), "venv", "--quiet", "--python", sys.executable, str(where)], check=True)
+    subprocess.run(
+        [_uv(), "pip", "install", "--quiet", "--python", str(where / "bin" / "python"),
+         *map(str, wheels.values())],
+        check=True,
+    )
+    yield where / "bin"
+
+
+def _run(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEARDIARY_", "BUILDLOG_"))}
+    env["HOME"] = str(cwd)
+    return subprocess.run(
+        [str(venv / args[0]), *args[1:]], cwd=cwd, env=env, capture_output=True, text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_wheel_ships_py_typed(wheels: dict[str, Path], package: str) -> None:
+    module = package.replace("-", "_")
+    with zipfile.ZipFile(wheels[package]) as archive:
+        assert f"{module}/py.typed" in archive.namelist()
+
+
+def test_dev_tools_are_not_installed(venv: Path, tmp_path: Path) -> None:
+    result = _run(venv, "python", "-c", "import importlib.util as u; print(u.find_spec('pytest'))",
+                  cwd=tmp_path)
+    assert result.stdout.strip() == "None"
+
+
+@pytest.mark.parametrize("command", ["diary", "buildlog"])
+def test_commands_run_from_the_wheel(venv: Path, tmp_path: Path, command: str) -> None:
+    result = _run(venv, command, "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"Usage: {command}" in result.stdout
+
+
+def test_storage_core_round_trip_from_the_wheel(venv: Path, tmp_path: Path) -> None:
+    code = (
+        "from storage_core.blobs import open_blob_store\n"
+        "store = open_blob_store('data')\n"
+        "info = store.put('aa/one', b'hello')\n"
+        "assert store.get('aa/one') == b'hello'\n"
+        "print(info.sha256)\n"
+    )
+    result = _run(venv, "python", "-c", code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+    )
