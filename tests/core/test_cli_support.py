@@ -107,7 +107,8 @@ def test_help_does_not_import_heavy_modules(argv: list[str]) -> None:
         "    cli(['--help'], prog_name='x')\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = [m for m in ('sqlalchemy', 'duckdb', 'alembic', 's3fs', 'pyarrow') if m in sys.modules]\n"
+        "heavy = ('sqlalchemy', 'duckdb', 'alembic', 's3fs', 'pyarrow')\n"
+        "heavy = [m for m in heavy if m in sys.modules]\n"
         "print('HEAVY=' + ','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,22 +38,33 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def venv(wheels: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def venv(wheels: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     where = tmp_path_factory.mktemp("venv") / "venv"
     subprocess.run([_uv(), "venv", "--quiet", "--python", sys.executable, str(where)], check=True)
     subprocess.run(
-        [_uv(), "pip", "install", "--quiet", "--python", str(where / "bin" / "python"),
-         *map(str, wheels.values())],
+        [
+            _uv(),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(where / "bin" / "python"),
+            *map(str, wheels.values()),
+        ],
         check=True,
     )
-    yield where / "bin"
+    return where / "bin"
 
 
 def _run(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DEARDIARY_", "BUILDLOG_"))}
     env["HOME"] = str(cwd)
     return subprocess.run(
-        [str(venv / args[0]), *args[1:]], cwd=cwd, env=env, capture_output=True, text=True,
+        [str(venv / args[0]), *args[1:]],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
         check=False,
     )
 
@@ -67,8 +77,13 @@ def test_wheel_ships_py_typed(wheels: dict[str, Path], package: str) -> None:
 
 
 def test_dev_tools_are_not_installed(venv: Path, tmp_path: Path) -> None:
-    result = _run(venv, "python", "-c", "import importlib.util as u; print(u.find_spec('pytest'))",
-                  cwd=tmp_path)
+    result = _run(
+        venv,
+        "python",
+        "-c",
+        "import importlib.util as u; print(u.find_spec('pytest'))",
+        cwd=tmp_path,
+    )
     assert result.stdout.strip() == "None"
 
 

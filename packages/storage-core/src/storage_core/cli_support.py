@@ -134,15 +134,18 @@ def echo_table(
     file: IO[str] | None = None,
 ) -> None:
     """Print records as a plain aligned text table (no colours: output is often piped)."""
-    materialised = [
-        [_cell(row.get(column)) for column in columns] for row in rows
-    ]
+    materialised = [[_cell(row.get(column)) for column in columns] for row in rows]
     widths = [
         max([len(column), *(len(r[i]) for r in materialised)]) for i, column in enumerate(columns)
     ]
-    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip(), file=file)
+    click.echo(
+        "  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip(),
+        file=file,
+    )
     for r in materialised:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip(), file=file)
+        click.echo(
+            "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip(), file=file
+        )
 
 
 def _cell(value: object) -> str:

@@ -22,6 +22,7 @@ __all__ = [
     "SchemaOutOfDate",
     "SchemaTooNew",
     "StorageError",
+    "StorageIOError",
 ]
 
 
@@ -216,3 +217,21 @@ class ConfigError(StorageError, ValueError):
         self.name = name
         self.value = value
         super().__init__(f"invalid {name}={value!r}: {reason}")
+
+
+class StorageIOError(StorageError):
+    """A store operation failed for a reason no more specific error describes (an I/O error).
+
+    The vendor exception (OSError, botocore) is kept as ``__cause__``.
+
+    Attributes:
+        uri: the location the operation was about.
+        operation: what was attempted ("read", "write", "delete", "list", ...).
+        reason: the underlying error, in one line.
+    """
+
+    def __init__(self, uri: str, operation: str, reason: str) -> None:
+        self.uri = uri
+        self.operation = operation
+        self.reason = reason
+        super().__init__(f"cannot {operation} {uri}: {reason}")

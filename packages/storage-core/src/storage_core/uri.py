@@ -27,12 +27,14 @@ import os
 import pathlib
 import re
 from dataclasses import dataclass
+from typing import TypeAlias
 from urllib.parse import quote, unquote_to_bytes
 
 from storage_core.errors import InvalidURI
 
 __all__ = [
     "URI",
+    "URILike",
     "canonical",
     "is_under",
     "join",
@@ -137,6 +139,10 @@ class URI:
         return join(self, *parts)
 
 
+#: Anything :func:`parse` accepts.
+URILike: TypeAlias = str | os.PathLike[str] | URI
+
+
 def _with_segments(base: URI, segments: tuple[str, ...]) -> URI:
     if base.scheme in _POSIX_SCHEMES:
         return URI(base.scheme, "", "/" + "/".join(segments))
@@ -164,7 +170,7 @@ def _check_encodable(text: str, path: str) -> None:
         raise InvalidURI(text, "the path cannot be encoded as a file name") from err
 
 
-def parse(x: str | os.PathLike[str] | URI) -> URI:
+def parse(x: URILike) -> URI:
     """Parse a URI, a bare path or a ``pathlib.Path`` into a canonical :class:`URI`.
 
     Args:
@@ -227,7 +233,7 @@ def _parse_file(text: str, after_slashes: str | None) -> URI:
     if host.lower() not in ("", "localhost"):
         raise InvalidURI(text, f"remote file host {host!r} is not supported")
     if "?" in raw or "#" in raw:
-        raise InvalidURI(text, "file URIs take no query or fragment (encode '?' as %3F, '#' as %23)")
+        raise InvalidURI(text, "file URIs take no query or fragment ('?' is %3F, '#' is %23)")
     if not raw:
         raise InvalidURI(text, "file URIs need a path")
     decoded = os.fsdecode(unquote_to_bytes(raw))
@@ -236,12 +242,12 @@ def _parse_file(text: str, after_slashes: str | None) -> URI:
     return URI("file", "", _normalise_posix(decoded))
 
 
-def canonical(x: str | os.PathLike[str] | URI) -> str:
+def canonical(x: URILike) -> str:
     """Return the canonical string form of a URI or path (``str(parse(x))``)."""
     return str(parse(x))
 
 
-def to_local_path(uri: str | os.PathLike[str] | URI) -> pathlib.Path:
+def to_local_path(uri: URILike) -> pathlib.Path:
     """Return the local path of a ``file:`` URI.
 
     Raises:
@@ -264,7 +270,7 @@ def _check_segment(part: str, seg: str, first: bool) -> None:
         raise InvalidURI(part, "drive letters are not allowed")
 
 
-def join(base: str | os.PathLike[str] | URI, *parts: str) -> URI:
+def join(base: URILike, *parts: str) -> URI:
     """Append relative parts to a base URI, refusing anything that could leave the base.
 
     Each part is a relative name made of ``/``-separated segments. It is taken literally:
@@ -298,7 +304,7 @@ def join(base: str | os.PathLike[str] | URI, *parts: str) -> URI:
     return _with_segments(b, tuple(segments))
 
 
-def is_under(child: str | os.PathLike[str] | URI, base: str | os.PathLike[str] | URI) -> bool:
+def is_under(child: URILike, base: URILike) -> bool:
     """Return True when ``child`` is ``base`` itself or lies below it (segment-wise)."""
     c, b = parse(child), parse(base)
     if (c.scheme, c.authority) != (b.scheme, b.authority):
@@ -307,7 +313,7 @@ def is_under(child: str | os.PathLike[str] | URI, base: str | os.PathLike[str] |
     return c.segments[:n] == b.segments
 
 
-def relative_key(base: str | os.PathLike[str] | URI, child: str | os.PathLike[str] | URI) -> str:
+def relative_key(base: URILike, child: URILike) -> str:
     """Return the ``/``-separated key of ``child`` relative to ``base`` ("" for base itself).
 
     Raises:

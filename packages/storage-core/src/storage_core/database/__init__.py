@@ -1,0 +1,36 @@
+"""Databases: SQLite and DuckDB engines, file detection and consistent backups.
+
+* :mod:`~storage_core.database.files` tells what a file is before any engine opens it.
+* :mod:`~storage_core.database.engines` builds engines: SQLite in WAL mode with ``BEGIN
+  IMMEDIATE`` writes; DuckDB with a connection per unit of work that waits for another
+  process's lock.
+* :mod:`~storage_core.database.backup` makes consistent copies of both.
+"""
+
+from storage_core.database.backup import backup_database
+from storage_core.database.engines import (
+    connect_duckdb,
+    create_duckdb_engine,
+    create_engine_for,
+    create_sqlite_engine,
+    database_path,
+    duckdb_url,
+    raw_duckdb_connection,
+    sqlite_url,
+)
+from storage_core.database.files import FileKind, describe_file_kind, detect_file_kind
+
+__all__ = [
+    "FileKind",
+    "backup_database",
+    "connect_duckdb",
+    "create_duckdb_engine",
+    "create_engine_for",
+    "create_sqlite_engine",
+    "database_path",
+    "describe_file_kind",
+    "detect_file_kind",
+    "duckdb_url",
+    "raw_duckdb_connection",
+    "sqlite_url",
+]

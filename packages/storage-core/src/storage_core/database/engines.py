@@ -1,0 +1,363 @@
+"""Database engines for SQLite and DuckDB files.
+
+Two embedded engines, two concurrency models (see PITFALLS.md):
+
+* **SQLite** (buildlog) runs in WAL mode with a long busy timeout, and write transactions start
+  with ``BEGIN IMMEDIATE`` so a transaction that reads and then writes waits for the write lock
+  instead of failing at once with "database is locked".
+* **DuckDB** (diary) lets one process hold a file at a time and has no busy timeout. Engines use
+  ``NullPool`` (a connection per unit of work, closed at once so other processes get their turn)
+  and every connect waits for a held lock with exponential back-off and jitter, up to a timeout,
+  then raises :class:`~storage_core.errors.DatabaseLocked` naming the holder's PID.
+
+Both factories look at the file's header before the database library touches it, so a SQLite
+file given as a DuckDB path (or the reverse, or a text file) is refused with
+:class:`~storage_core.errors.ForeignDatabase` and left byte-for-byte unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+
+from storage_core.database.files import (
+    FileKind,
+    detect_file_kind,
+    foreign_database_error,
+)
+from storage_core.errors import DatabaseLocked, ForeignDatabase, NotFound, StorageError
+
+__all__ = [
+    "connect_duckdb",
+    "create_duckdb_engine",
+    "create_engine_for",
+    "create_sqlite_engine",
+    "database_path",
+    "duckdb_url",
+    "raw_duckdb_connection",
+    "sqlite_url",
+]
+
+_T = TypeVar("_T")
+# DuckDB's lock error: 'Could not set lock on file "...": Conflicting lock is held in ... (PID n)'.
+_LOCK_MESSAGE = "Could not set lock on file"
+_LOCK_PID = re.compile(r"\(PID (\d+)\)")
+_NOT_A_DUCKDB_FILE = "not a valid DuckDB database file"
+
+# Back-off while waiting for another process's DuckDB lock: short first sleeps because most
+# holders are units of work of a few milliseconds; a cap so a waiter notices release quickly.
+_BACKOFF_START = 0.005
+_BACKOFF_CAP = 0.25
+# DuckDB creates a new file before it writes the header; a process that opens the file in that
+# gap sees a zero-byte file. Such a file is retried this long before it is called foreign.
+_EMPTY_FILE_GRACE = 1.0
+
+
+def sqlite_url(path: str | os.PathLike[str]) -> str:
+    """The SQLAlchemy URL of a SQLite file (made absolute so every process agrees on it)."""
+    return URL.create("sqlite", database=str(Path(path).expanduser().absolute())).render_as_string()
+
+
+def duckdb_url(path: str | os.PathLike[str]) -> str:
+    """The SQLAlchemy URL of a DuckDB file (made absolute so every process agrees on it)."""
+    return URL.create("duckdb", database=str(Path(path).expanduser().absolute())).render_as_string()
+
+
+def database_path(url: str | URL) -> Path | None:
+    """The file behind a SQLite or DuckDB URL.
+
+    Args:
+        url: an SQLAlchemy URL (string or object).
+
+    Returns:
+        The database file, or None for in-memory databases and server URLs (PostgreSQL, ...).
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() not in ("sqlite", "duckdb"):
+        return None
+    database = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and database.startswith("file:"):
+        # SQLite URI filenames ("sqlite:///file:x.db?uri=true"), possibly in-memory.
+        if parsed.query.get("mode") == "memory":
+            return None
+        database = database[len("file:") :]
+    if database in ("", ":memory:") or database.startswith(":memory:"):
+        return None
+    return Path(database).expanduser()
+
+
+def _resolve(url_or_path: str | os.PathLike[str] | URL, backend: str) -> tuple[URL, Path | None]:
+    """The URL and file of a URL or a bare path (the file is None for in-memory URLs)."""
+    if isinstance(url_or_path, URL) or (
+        isinstance(url_or_path, str) and url_or_path.startswith(f"{backend}:")
+    ):
+        url = make_url(url_or_path)
+        path = database_path(url)
+        if path is None:
+            return url, None
+        path = path.absolute()
+    else:
+        path = Path(url_or_path).expanduser().absolute()
+    return make_url(URL.create(backend, database=str(path)).render_as_string()), path
+
+
+def _check_kind(path: Path, expected: FileKind) -> FileKind:
+    kind = detect_file_kind(path)
+    if kind not in (expected, FileKind.MISSING, FileKind.EMPTY):
+        raise foreign_database_error(path, kind, expected)
+    return kind
+
+
+def _prepare_dir(path: Path, *, create_dirs: bool) -> None:
+    if create_dirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.parent.is_dir():
+        raise NotFound("directory", str(path.parent))
+
+
+# --------------------------------------------------------------------------------------------
+# SQLite
+
+
+def create_sqlite_engine(
+    url_or_path: str | os.PathLike[str] | URL,
+    *,
+    busy_timeout: float = 30.0,
+    create_dirs: bool = False,
+    file_mode: int | None = None,
+    **kw: Any,
+) -> Engine:
+    """An engine for a SQLite file: WAL, ``synchronous=NORMAL``, foreign keys, busy timeout.
+
+    Transactions begin with ``BEGIN IMMEDIATE`` (the write lock is taken up front and waited
+    for up to ``busy_timeout``), so read-then-write units of work never fail half-way. A
+    read-only unit of work may ask for a plain deferred ``BEGIN``, which lets it run beside a
+    writer in WAL mode::
+
+        with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn: ...
+
+    Args:
+        url_or_path: a ``sqlite://`` URL or a file path.
+        busy_timeout: seconds to wait for another connection's write lock.
+        create_dirs: create missing parent directories.
+        file_mode: permission bits for the database file and its ``-wal``/``-shm`` files
+            (e.g. ``0o600``); None leaves them to the umask.
+        **kw: passed on to :func:`sqlalchemy.create_engine`.
+
+    Returns:
+        The engine. Nothing is opened until its first connection.
+
+    Raises:
+        ForeignDatabase: the path holds a DuckDB database or a file that is not a database.
+        NotFound: the parent directory is missing and ``create_dirs`` is false.
+    """
+    url, path = _resolve(url_or_path, "sqlite")
+    if path is not None:
+        _check_kind(path, FileKind.SQLITE)
+        _prepare_dir(path, create_dirs=create_dirs)
+        if file_mode is not None:
+            # SQLite gives -wal and -shm the permissions of the main file, so creating the
+            # main file with the mode up front covers all three.
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, file_mode))
+    engine = sa.create_engine(url, **kw)
+    timeout_ms = int(busy_timeout * 1000)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        if path is not None:
+            _check_kind(path, FileKind.SQLITE)
+        # Take transaction control away from the sqlite3 module; _on_begin emits BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # busy_timeout first: switching to WAL needs a lock another process may hold.
+            cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+            if path is not None:
+                cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+        if path is not None and file_mode is not None:
+            _apply_mode(path, file_mode)
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        if mode not in ("IMMEDIATE", "DEFERRED", "EXCLUSIVE"):
+            raise ValueError(f"sqlite_begin must be IMMEDIATE, DEFERRED or EXCLUSIVE: {mode!r}")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _apply_mode(path: Path, mode: int) -> None:
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if candidate.stat().st_mode & 0o777 != mode:
+                candidate.chmod(mode)
+        except FileNotFoundError:
+            continue
+
+
+# --------------------------------------------------------------------------------------------
+# DuckDB
+
+
+def _wait_for_lock(path: Path, lock_timeout: float, attempt: Callable[[], _T]) -> _T:
+    """Run ``attempt`` (a DuckDB open) until it stops failing on another process's lock.
+
+    Raises:
+        DatabaseLocked: still locked after ``lock_timeout`` seconds.
+        ForeignDatabase: the file is not a DuckDB database.
+    """
+    started = time.monotonic()
+    delay = _BACKOFF_START
+    while True:
+        kind = _check_kind(path, FileKind.DUCKDB)
+        try:
+            return attempt()
+        except duckdb.Error as err:
+            waited = time.monotonic() - started
+            message = str(err)
+            if _LOCK_MESSAGE in message:
+                if waited >= lock_timeout:
+                    match = _LOCK_PID.search(message)
+                    pid = int(match.group(1)) if match else None
+                    raise DatabaseLocked(str(path), pid, waited) from err
+            elif _NOT_A_DUCKDB_FILE in message:
+                if kind is not FileKind.EMPTY or waited >= min(lock_timeout, _EMPTY_FILE_GRACE):
+                    now = detect_file_kind(path)
+                    shown = FileKind.OTHER if now is FileKind.DUCKDB else now
+                    error = foreign_database_error(path, shown, FileKind.DUCKDB)
+                    if now is FileKind.EMPTY:
+                        error = ForeignDatabase(
+                            str(path),
+                            "zero-byte file",
+                            "a DuckDB database",
+                            hint="delete the empty file to start a new database",
+                        )
+                    raise error from err
+            else:
+                raise _translate_duckdb_error(path, err) from err
+        # Full jitter keeps waiting processes from retrying in lock-step.
+        remaining = lock_timeout - (time.monotonic() - started)
+        time.sleep(max(0.0, min(random.uniform(delay / 2, delay), remaining)))
+        delay = min(delay * 2, _BACKOFF_CAP)
+
+
+def _translate_duckdb_error(path: Path, err: duckdb.Error) -> StorageError:
+    first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if isinstance(err, duckdb.IOException) and not path.exists():
+        return NotFound("database", str(path))
+    return StorageError(f"cannot open DuckDB database {path}: {first_line}")
+
+
+def connect_duckdb(
+    path: str | os.PathLike[str], *, lock_timeout: float = 30.0, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Open a raw DuckDB connection, waiting for another process's lock like the engines do.
+
+    Meant for fast paths (Appender, Arrow) outside SQLAlchemy. Close it as soon as the unit of
+    work is done: while it is open no other process can use the file.
+
+    Raises:
+        DatabaseLocked: another process held the file for longer than ``lock_timeout``.
+        ForeignDatabase: the path holds a SQLite database or a file that is not a database.
+    """
+    file = Path(path).expanduser().absolute()
+    return _wait_for_lock(file, lock_timeout, lambda: duckdb.connect(str(file), read_only))
+
+
+def create_duckdb_engine(
+    url_or_path: str | os.PathLike[str] | URL,
+    *,
+    lock_timeout: float = 30.0,
+    read_only: bool = False,
+    create_dirs: bool = False,
+    **kw: Any,
+) -> Engine:
+    """An engine for a DuckDB file that waits for other processes' locks.
+
+    The engine uses ``NullPool``: every ``engine.connect()``/``engine.begin()`` opens the file
+    and closing it releases the file to other processes. Keep units of work short.
+
+    Args:
+        url_or_path: a ``duckdb://`` URL or a file path.
+        lock_timeout: seconds to wait for another process to release the file.
+        read_only: open read-only (DuckDB still allows only one process per file).
+        create_dirs: create missing parent directories.
+        **kw: passed on to :func:`sqlalchemy.create_engine`.
+
+    Returns:
+        The engine. Nothing is opened until its first connection.
+
+    Raises:
+        ForeignDatabase: the path holds a SQLite database or a file that is not a database
+            (checked before DuckDB opens the file, which leaves it untouched).
+        DatabaseLocked: on connect, when the lock wait times out.
+    """
+    url, path = _resolve(url_or_path, "duckdb")
+    if path is not None:
+        _check_kind(path, FileKind.DUCKDB)
+        _prepare_dir(path, create_dirs=create_dirs)
+    connect_args = dict(kw.pop("connect_args", {}))
+    if read_only:
+        connect_args["read_only"] = True
+    kw.setdefault("poolclass", NullPool)
+    engine = sa.create_engine(url, connect_args=connect_args, **kw)
+
+    if path is not None:
+        db_path = path
+
+        @sa.event.listens_for(engine, "do_connect")
+        def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+            # Through the dialect so duckdb-engine still wraps and configures the connection.
+            return _wait_for_lock(db_path, lock_timeout, lambda: dialect.connect(*cargs, **cparams))
+
+    return engine
+
+
+def raw_duckdb_connection(connection: Connection) -> duckdb.DuckDBPyConnection:
+    """The DuckDB connection inside an SQLAlchemy connection, sharing its transaction.
+
+    An Appender or Arrow insert through it commits or rolls back with the SQLAlchemy
+    transaction. Begin that transaction (``conn.begin()``) before using the Appender.
+    """
+    wrapper: object = connection.connection.dbapi_connection
+    # duckdb-engine wraps the connection and keeps it in a private (name-mangled) attribute.
+    inner = getattr(wrapper, "_ConnectionWrapper__c", wrapper)
+    if not isinstance(inner, duckdb.DuckDBPyConnection):
+        raise TypeError(f"not a DuckDB connection: {type(wrapper).__name__}")
+    return inner
+
+
+def create_engine_for(
+    url: str | URL, *, lock_timeout: float = 30.0, busy_timeout: float = 30.0, **kw: Any
+) -> Engine:
+    """An engine for any SQLAlchemy URL: the SQLite and DuckDB factories, else plain SQLAlchemy.
+
+    Args:
+        url: the database URL.
+        lock_timeout: DuckDB lock wait in seconds.
+        busy_timeout: SQLite busy timeout in seconds.
+        **kw: passed on to the factory (``create_dirs``, ``file_mode`` for SQLite, ...).
+    """
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        return create_sqlite_engine(url, busy_timeout=busy_timeout, **kw)
+    if backend == "duckdb":
+        return create_duckdb_engine(url, lock_timeout=lock_timeout, **kw)
+    return sa.create_engine(url, **kw)
