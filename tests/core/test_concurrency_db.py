@@ -18,9 +18,9 @@ WORKER = Path(__file__).resolve().parent / "workers" / "db_worker.py"
 # Far enough ahead for every interpreter to start and import before the common start time.
 START_DELAY = 2.5
 # DuckDB opens the file per unit of work (~20 ms each on this machine), so writes from four
-# processes serialise (~45 ms per write under contention here): 4 x 60 keeps the test quick
-# while every write still contends (4 x 500 also passes, in about a minute).
-DUCKDB_WRITES = 60
+# processes serialise (~25-45 ms per write under contention here): 4 x 500 takes most of a
+# minute, which is the price of proving that no write ever fails on the lock.
+DUCKDB_WRITES = 500
 SQLITE_WRITES = 500
 
 
