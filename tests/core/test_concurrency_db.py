@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from storage_core.database import connect_duckdb, create_duckdb_engine, create_sqlite_engine
+from storage_core.database import create_duckdb_engine, create_sqlite_engine, open_duckdb
 from storage_core.errors import DatabaseLocked
 
 WORKER = Path(__file__).resolve().parent / "workers" / "db_worker.py"
@@ -87,7 +87,8 @@ def test_sqlite_writers_with_begin_immediate_never_fail(tmp_path: Path) -> None:
 
 def test_lock_held_by_another_process_raises_database_locked(tmp_path: Path) -> None:
     db = tmp_path / "held.duckdb"
-    connect_duckdb(db).close()
+    with open_duckdb(db):
+        pass
     holder = subprocess.Popen(
         [sys.executable, str(WORKER), "hold", str(db), "30"],
         stdout=subprocess.PIPE,
@@ -98,8 +99,8 @@ def test_lock_held_by_another_process_raises_database_locked(tmp_path: Path) -> 
         assert holder.stdout is not None
         assert json.loads(holder.stdout.readline())["holding"] is True
         started = time.monotonic()
-        with pytest.raises(DatabaseLocked) as info:
-            connect_duckdb(db, lock_timeout=0.5)
+        with pytest.raises(DatabaseLocked) as info, open_duckdb(db, lock_timeout=0.5):
+            pass
         assert time.monotonic() - started < 5
         assert info.value.pid == holder.pid
         assert info.value.path == str(db)
@@ -112,12 +113,14 @@ def test_lock_held_by_another_process_raises_database_locked(tmp_path: Path) -> 
         holder.kill()
         holder.communicate()
     # Once the holder is gone the file opens again.
-    connect_duckdb(db, lock_timeout=5).close()
+    with open_duckdb(db, lock_timeout=5):
+        pass
 
 
 def test_lock_wait_succeeds_when_the_holder_lets_go(tmp_path: Path) -> None:
     db = tmp_path / "released.duckdb"
-    connect_duckdb(db).close()
+    with open_duckdb(db):
+        pass
     holder = subprocess.Popen(
         [sys.executable, str(WORKER), "hold", str(db), "1.0"],
         stdout=subprocess.PIPE,
@@ -126,7 +129,7 @@ def test_lock_wait_succeeds_when_the_holder_lets_go(tmp_path: Path) -> None:
     )
     assert holder.stdout is not None
     assert json.loads(holder.stdout.readline())["holding"] is True
-    conn = connect_duckdb(db, lock_timeout=30)
-    conn.close()
+    with open_duckdb(db, lock_timeout=30):
+        pass
     holder.communicate(timeout=30)
     assert holder.returncode == 0

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from storage_core.database import (
     FileKind,
     backup_database,
-    connect_duckdb,
     create_duckdb_engine,
     create_engine_for,
     create_sqlite_engine,
@@ -22,6 +21,7 @@ from storage_core.database import (
     describe_file_kind,
     detect_file_kind,
     duckdb_url,
+    open_duckdb,
     raw_duckdb_connection,
     sqlite_url,
 )
@@ -77,8 +77,8 @@ def test_sqlite_file_opened_as_duckdb_is_refused_untouched(tmp_path: Path) -> No
     with pytest.raises(ForeignDatabase) as info:
         create_duckdb_engine(path)
     assert str(info.value).startswith(f"{path} is a SQLite database, not a DuckDB database")
-    with pytest.raises(ForeignDatabase):
-        connect_duckdb(path, lock_timeout=1)
+    with pytest.raises(ForeignDatabase), open_duckdb(path, lock_timeout=1):
+        pass
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.db"]
 
@@ -217,9 +217,8 @@ def test_duckdb_engine_releases_the_file_between_units_of_work(tmp_path: Path) -
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE t (x INTEGER)"))
     # No connection is kept: a raw connection (which would conflict) can open the file.
-    raw = connect_duckdb(path, lock_timeout=1)
-    raw.execute("INSERT INTO t VALUES (7)")
-    raw.close()
+    with open_duckdb(path, lock_timeout=1) as raw:
+        raw.execute("INSERT INTO t VALUES (7)")
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT x FROM t")).scalar() == 7
 

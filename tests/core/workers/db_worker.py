@@ -17,7 +17,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from storage_core.database import connect_duckdb, create_duckdb_engine, create_sqlite_engine
+from storage_core.database import create_duckdb_engine, create_sqlite_engine, open_duckdb
 from storage_core.schema import SchemaEnvironment, ensure_schema
 
 FIXTURE = SchemaEnvironment(
@@ -65,10 +65,9 @@ def main() -> None:
         _wait_until(start_at)
         result["written"] = _write(engine, count)
     elif mode == "hold":
-        conn = connect_duckdb(db, lock_timeout=10)
-        print(json.dumps({"pid": os.getpid(), "holding": True}), flush=True)
-        time.sleep(float(sys.argv[3]))
-        conn.close()
+        with open_duckdb(db, lock_timeout=10):
+            print(json.dumps({"pid": os.getpid(), "holding": True}), flush=True)
+            time.sleep(float(sys.argv[3]))
         return
     else:
         raise SystemExit(f"unknown mode {mode}")

@@ -4,17 +4,19 @@
 * :mod:`~storage_core.database.engines` builds engines: SQLite in WAL mode with ``BEGIN
   IMMEDIATE`` writes; DuckDB with a connection per unit of work that waits for another
   process's lock.
+* :mod:`~storage_core.database.locks`: the ``<db>.lock`` file that serialises our processes'
+  use of a DuckDB file and schema upgrades (DuckDB's own lock is not enough; see there).
 * :mod:`~storage_core.database.backup` makes consistent copies of both.
 """
 
 from storage_core.database.backup import backup_database
 from storage_core.database.engines import (
-    connect_duckdb,
     create_duckdb_engine,
     create_engine_for,
     create_sqlite_engine,
     database_path,
     duckdb_url,
+    open_duckdb,
     raw_duckdb_connection,
     sqlite_url,
 )
@@ -23,7 +25,6 @@ from storage_core.database.files import FileKind, describe_file_kind, detect_fil
 __all__ = [
     "FileKind",
     "backup_database",
-    "connect_duckdb",
     "create_duckdb_engine",
     "create_engine_for",
     "create_sqlite_engine",
@@ -31,6 +32,7 @@ __all__ = [
     "describe_file_kind",
     "detect_file_kind",
     "duckdb_url",
+    "open_duckdb",
     "raw_duckdb_connection",
     "sqlite_url",
 ]

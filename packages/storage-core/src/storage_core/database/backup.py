@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from storage_core.database.engines import connect_duckdb, database_path
+from storage_core.database.engines import database_path, open_duckdb
 from storage_core.database.files import FileKind, describe_file_kind, detect_file_kind
 from storage_core.errors import ForeignDatabase, NotFound, StorageError
 
@@ -100,13 +100,10 @@ def _backup_duckdb(
         finally:
             raw.close()
     else:
-        conn = connect_duckdb(source, lock_timeout=lock_timeout)
-        try:
+        with open_duckdb(source, lock_timeout=lock_timeout) as conn:
             conn.execute("CHECKPOINT")
             _require_checkpointed(source)
             _copy_bytes(source, temp)
-        finally:
-            conn.close()
 
 
 def _require_checkpointed(source: Path) -> None:

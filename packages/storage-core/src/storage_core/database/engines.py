@@ -22,7 +22,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,15 +36,22 @@ from storage_core.database.files import (
     detect_file_kind,
     foreign_database_error,
 )
+from storage_core.database.locks import (
+    LockTimeout,
+    acquire_database_lock,
+    database_lock,
+    lock_holder_pid,
+    release_database_lock,
+)
 from storage_core.errors import DatabaseLocked, ForeignDatabase, NotFound, StorageError
 
 __all__ = [
-    "connect_duckdb",
     "create_duckdb_engine",
     "create_engine_for",
     "create_sqlite_engine",
     "database_path",
     "duckdb_url",
+    "open_duckdb",
     "raw_duckdb_connection",
     "sqlite_url",
 ]
@@ -216,8 +223,13 @@ def _apply_mode(path: Path, mode: int) -> None:
 # DuckDB
 
 
-def _wait_for_lock(path: Path, lock_timeout: float, attempt: Callable[[], _T]) -> _T:
+def _wait_for_lock(
+    path: Path, lock_timeout: float, attempt: Callable[[], _T], *, check_kind: bool = True
+) -> _T:
     """Run ``attempt`` (a DuckDB open) until it stops failing on another process's lock.
+
+    Our own processes are already serialised by the database lock; this loop waits for
+    processes that do not take it (another program using DuckDB on the same file).
 
     Raises:
         DatabaseLocked: still locked after ``lock_timeout`` seconds.
@@ -226,7 +238,7 @@ def _wait_for_lock(path: Path, lock_timeout: float, attempt: Callable[[], _T]) -
     started = time.monotonic()
     delay = _BACKOFF_START
     while True:
-        kind = _check_kind(path, FileKind.DUCKDB)
+        kind = _check_kind(path, FileKind.DUCKDB) if check_kind else FileKind.DUCKDB
         try:
             return attempt()
         except duckdb.Error as err:
@@ -265,20 +277,52 @@ def _translate_duckdb_error(path: Path, err: duckdb.Error) -> StorageError:
     return StorageError(f"cannot open DuckDB database {path}: {first_line}")
 
 
-def connect_duckdb(
+@contextlib.contextmanager
+def open_duckdb(
     path: str | os.PathLike[str], *, lock_timeout: float = 30.0, read_only: bool = False
-) -> duckdb.DuckDBPyConnection:
-    """Open a raw DuckDB connection, waiting for another process's lock like the engines do.
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A raw DuckDB connection for one unit of work, waiting for other processes like engines do.
 
-    Meant for fast paths (Appender, Arrow) outside SQLAlchemy. Close it as soon as the unit of
-    work is done: while it is open no other process can use the file.
+    Meant for fast paths (Appender, Arrow) outside SQLAlchemy. The connection is closed, and
+    the file released to other processes, when the ``with`` block ends: keep it short.
 
     Raises:
         DatabaseLocked: another process held the file for longer than ``lock_timeout``.
         ForeignDatabase: the path holds a SQLite database or a file that is not a database.
     """
     file = Path(path).expanduser().absolute()
-    return _wait_for_lock(file, lock_timeout, lambda: duckdb.connect(str(file), read_only))
+    conn = _open_locked(file, lock_timeout, lambda: duckdb.connect(str(file), read_only))
+    try:
+        yield conn
+    finally:
+        try:
+            conn.close()
+        finally:
+            release_database_lock(file)
+
+
+def _open_locked(path: Path, lock_timeout: float, attempt: Callable[[], _T]) -> _T:
+    """Take the database lock (see :mod:`storage_core.database.locks`), then open the file.
+
+    On success the caller owns one hold on the lock and must release it after closing.
+    """
+    started = time.monotonic()
+    # Reading the header opens and closes the file, which would drop DuckDB's own fcntl lock
+    # if another thread of this process has the file open: check only on the first hold.
+    first_hold = not database_lock(path).is_locked
+    if first_hold:
+        _check_kind(path, FileKind.DUCKDB)  # a foreign file gets no lock file beside it
+    try:
+        acquire_database_lock(path, lock_timeout)
+    except LockTimeout as err:
+        waited = time.monotonic() - started
+        raise DatabaseLocked(str(path), lock_holder_pid(path), waited) from err
+    try:
+        remaining = max(lock_timeout - (time.monotonic() - started), 0.0)
+        return _wait_for_lock(path, remaining, attempt, check_kind=first_hold)
+    except BaseException:
+        release_database_lock(path)
+        raise
 
 
 def create_duckdb_engine(
@@ -311,7 +355,8 @@ def create_duckdb_engine(
     """
     url, path = _resolve(url_or_path, "duckdb")
     if path is not None:
-        _check_kind(path, FileKind.DUCKDB)
+        if not database_lock(path).is_locked:  # see _open_locked: never while we hold the file
+            _check_kind(path, FileKind.DUCKDB)
         _prepare_dir(path, create_dirs=create_dirs)
     connect_args = dict(kw.pop("connect_args", {}))
     if read_only:
@@ -325,7 +370,19 @@ def create_duckdb_engine(
         @sa.event.listens_for(engine, "do_connect")
         def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
             # Through the dialect so duckdb-engine still wraps and configures the connection.
-            return _wait_for_lock(db_path, lock_timeout, lambda: dialect.connect(*cargs, **cparams))
+            return _open_locked(db_path, lock_timeout, lambda: dialect.connect(*cargs, **cparams))
+
+        # SQLAlchemy has no "after close" event; the database lock must outlive DuckDB's close
+        # (its checkpoint), so the engine's own dialect closes, then releases.
+        close = engine.dialect.do_close
+
+        def _close_then_release(dbapi_connection: Any) -> None:
+            try:
+                close(dbapi_connection)
+            finally:
+                release_database_lock(db_path)
+
+        engine.dialect.do_close = _close_then_release  # type: ignore[method-assign]
 
     return engine
 

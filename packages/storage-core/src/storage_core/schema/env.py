@@ -76,8 +76,9 @@ def run_env_migrations(
     * Called from :func:`upgrade`/:func:`ensure_schema`: uses the connection in
       ``config.attributes["connection"]``; its owner commits.
     * Called from the shell (``alembic -n diary upgrade head``): builds an engine with
-      :func:`~storage_core.database.create_engine_for` from ``url`` (which the package reads
-      from its environment variable) or else the ini's ``sqlalchemy.url``.
+      :func:`~storage_core.database.create_engine_for` from ``-x url=...`` on the command
+      line, else ``url`` (which the package reads from its environment variables), else the
+      ini's ``sqlalchemy.url``.
     * Offline (``--sql``): renders the SQL for that URL's dialect without connecting.
 
     Every migration runs in its own transaction (``transaction_per_migration``), which DuckDB's
@@ -108,7 +109,11 @@ def run_env_migrations(
     }
     connection = config.attributes.get("connection")
     if connection is None:
-        url = url or config.get_main_option("sqlalchemy.url")
+        url = (
+            context.get_x_argument(as_dictionary=True).get("url")
+            or url
+            or config.get_main_option("sqlalchemy.url")
+        )
         if not url:
             raise ConfigError("sqlalchemy.url", None, "no database URL given to alembic")
     if context.is_offline_mode():

@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +28,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from filelock import FileLock
-from filelock import Timeout as FileLockTimeout
 from sqlalchemy.engine import Connection, Engine
 
 from storage_core.database import backup_database, database_path
+from storage_core.database.locks import (
+    LockTimeout,
+    acquire_database_lock,
+    lock_holder_pid,
+    release_database_lock,
+)
 from storage_core.errors import (
     ConfigError,
     DatabaseLocked,
@@ -217,9 +223,15 @@ def _foreign(where: str, env: SchemaEnvironment, found: _Found) -> ForeignDataba
     )
 
 
+# Threads of one process share the (counted) database lock, so schema work also takes a
+# per-file lock within the process.
+_THREAD_LOCKS: dict[Path, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
 @contextlib.contextmanager
 def _first_use_lock(engine: Engine, timeout: float) -> Iterator[None]:
-    """Serialise schema work between processes with a ``<db>.lock`` file next to the database.
+    """Serialise schema work with the database's ``<db>.lock`` (see storage_core.database.locks).
 
     Server databases get no file lock: alembic's transactions are all they have.
     """
@@ -227,15 +239,22 @@ def _first_use_lock(engine: Engine, timeout: float) -> Iterator[None]:
     if path is None:
         yield
         return
-    lock = FileLock(f"{path.absolute()}.lock", timeout=timeout)
+    path = path.absolute()
+    with _THREAD_LOCKS_GUARD:
+        thread_lock = _THREAD_LOCKS.setdefault(path, threading.Lock())
+    if not thread_lock.acquire(timeout=timeout):
+        raise DatabaseLocked(str(path), os.getpid(), timeout)
     try:
-        lock.acquire()
-    except FileLockTimeout as err:
-        raise DatabaseLocked(f"{path}.lock", None, timeout) from err
-    try:
-        yield
+        try:
+            acquire_database_lock(path, timeout)
+        except LockTimeout as err:
+            raise DatabaseLocked(str(path), lock_holder_pid(path), timeout) from err
+        try:
+            yield
+        finally:
+            release_database_lock(path)
     finally:
-        lock.release()
+        thread_lock.release()
 
 
 def _backup_name(path: Path, revision: str | None) -> Path:
