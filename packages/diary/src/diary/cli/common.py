@@ -1,0 +1,97 @@
+"""What the command groups share: the store of the invocation and output helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from storage_core.cli_support import echo_json, echo_table
+
+if TYPE_CHECKING:
+    from diary.config import Settings
+    from diary.store import Store
+
+__all__ = ["CliState", "echo_created", "echo_record", "echo_records", "settings", "store"]
+
+
+@dataclass
+class CliState:
+    """The group options and the store opened for this invocation (closed at the end)."""
+
+    db_path: str | None = None
+    env_file: str | None = None
+    opened: Store | None = field(default=None, repr=False)
+
+    def settings(self) -> Settings:
+        """The settings from the options, the environment and the .env file."""
+        from diary.config import load_settings
+
+        return load_settings(env_file=self.env_file, db_file=self.db_path)
+
+    def store(self, *, buffered: bool = False) -> Store:
+        """The store, opened (and created or migrated) on first use.
+
+        Args:
+            buffered: buffer logging until the command ends (bulk imports); by default every
+                write is durable when the call returns.
+        """
+        if self.opened is None:
+            from diary.store import Store
+
+            self.opened = Store(self.settings(), buffered=buffered)
+        return self.opened
+
+    def close(self) -> None:
+        """Close the store if a command opened it."""
+        if self.opened is not None:
+            self.opened.close()
+            self.opened = None
+
+
+def _state() -> CliState:
+    state = click.get_current_context().find_object(CliState)
+    if state is None:  # a command invoked outside the diary group
+        state = CliState()
+    return state
+
+
+def settings() -> Settings:
+    """The current invocation's settings."""
+    return _state().settings()
+
+
+def store(*, buffered: bool = False) -> Store:
+    """The current invocation's store (see :meth:`CliState.store`)."""
+    return _state().store(buffered=buffered)
+
+
+def echo_created(record: Any, as_json: bool) -> None:
+    """Print a new record: its id, or the whole record with ``--json``."""
+    if as_json:
+        echo_json(record.to_dict())
+    else:
+        click.echo(str(record.id))
+
+
+def echo_record(record: Any, as_json: bool) -> None:
+    """Print one record as ``field: value`` lines, or as JSON."""
+    data = record.to_dict()
+    if as_json:
+        echo_json(data)
+        return
+    width = max(len(key) for key in data)
+    for key, value in data.items():
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value) if len(value) <= 5 else f"{len(value)} items"
+        click.echo(f"{key.ljust(width)}  {'' if value is None else value}".rstrip())
+
+
+def echo_records(records: list[Any], columns: list[str], as_json: bool) -> None:
+    """Print records as a table of ``columns``, or all their fields as a JSON array."""
+    rows = [record.to_dict() for record in records]
+    if as_json:
+        echo_json(rows)
+    else:
+        echo_table(rows, columns)

@@ -1,0 +1,120 @@
+"""``diary db``: schema upgrade, current revision, check and backup."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from diary.cli.common import settings
+from storage_core.cli_support import echo_json, json_option
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from diary.config import Settings
+
+__all__ = ["db"]
+
+
+def _existing_engine() -> tuple[Settings, Engine]:
+    """The engine of a database that must exist already (these commands never create one)."""
+    from diary.errors import NotFound
+    from diary.schema import create_engine
+
+    config = settings()
+    if not config.db_url and not config.db_file.exists():
+        raise NotFound("database", str(config.db_file))
+    return config, create_engine(config)
+
+
+@click.group()
+def db() -> None:
+    """Manage the database: schema revision, upgrade, backup."""
+
+
+@db.command()
+@json_option
+def upgrade(as_json: bool) -> None:
+    """Create the database or upgrade its schema to the newest revision (backing it up first)."""
+    from diary.schema import create_engine, prepare_database
+
+    config = settings()
+    engine = create_engine(config)
+    try:
+        status = prepare_database(engine, config)
+    finally:
+        engine.dispose()
+    if as_json:
+        echo_json(
+            {
+                "revision": status.current,
+                "previous": status.previous,
+                "action": status.action,
+                "backup": str(status.backup) if status.backup else None,
+            }
+        )
+        return
+    messages = {
+        "created": f"created {config.describe()} at revision {status.current}",
+        "upgraded": f"upgraded {config.describe()} from {status.previous} to {status.current}",
+        "adopted": f"adopted {config.describe()} at revision {status.current}",
+        "none": f"{config.describe()} is already at revision {status.current}",
+    }
+    click.echo(messages[status.action])
+    if status.backup:
+        click.echo(f"backup: {status.backup}")
+
+
+@db.command()
+@json_option
+def current(as_json: bool) -> None:
+    """Print the schema revision the database is at ("none" for an empty database)."""
+    from diary.schema import schema_environment
+    from storage_core.schema import current_revision
+
+    _, engine = _existing_engine()
+    try:
+        revision = current_revision(engine, schema_environment())
+    finally:
+        engine.dispose()
+    if as_json:
+        echo_json({"revision": revision})
+    else:
+        click.echo(revision or "none")
+
+
+@db.command()
+@json_option
+def check(as_json: bool) -> None:
+    """Exit 0 when the schema is at the newest revision, else say what is wrong and exit 1."""
+    from diary.schema import schema_environment
+    from storage_core.schema import check as check_schema
+
+    config, engine = _existing_engine()
+    try:
+        status = check_schema(engine, schema_environment())
+    finally:
+        engine.dispose()
+    if as_json:
+        echo_json({"revision": status.current, "head": status.head, "up_to_date": True})
+    else:
+        click.echo(f"{config.describe()} is up to date at revision {status.current}")
+
+
+@db.command()
+@click.argument("dest", type=click.Path(dir_okay=False))
+@json_option
+def backup(dest: str, as_json: bool) -> None:
+    """Write a consistent copy of the database file to DEST."""
+    from storage_core.database import backup_database
+
+    config, engine = _existing_engine()
+    try:
+        written = backup_database(engine, dest, lock_timeout=config.lock_timeout)
+    finally:
+        engine.dispose()
+    if as_json:
+        echo_json({"backup": str(written)})
+    else:
+        click.echo(str(written))

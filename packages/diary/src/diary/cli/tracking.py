@@ -1,0 +1,165 @@
+"""``diary log`` (parameters and metrics) and ``diary metric`` (keys and histories)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from typing import IO, Any
+
+import click
+
+from diary.cli.common import store
+from diary.errors import InvalidValue
+from storage_core.cli_support import echo_json, echo_table, json_option
+
+__all__ = ["log", "metric", "read_points"]
+
+
+@click.group()
+def log() -> None:
+    """Log parameters and metrics to an iteration."""
+
+
+@log.command("param")
+@click.argument("iteration_id", metavar="ITERATION")
+@click.argument("key")
+@click.argument("value")
+def log_param(iteration_id: str, key: str, value: str) -> None:
+    """Set parameter KEY of ITERATION to VALUE (once per iteration)."""
+    store().log_param(iteration_id, key, value)
+
+
+@log.command("metric")
+@click.argument("iteration_id", metavar="ITERATION")
+@click.argument("key")
+@click.argument("value", type=float)
+@click.option("--step", type=int, help="The step [default: the next step of KEY].")
+@json_option
+def log_metric(iteration_id: str, key: str, value: float, step: int | None, as_json: bool) -> None:
+    """Log VALUE of metric KEY to ITERATION and print the step it got."""
+    logged = store().log_metric(iteration_id, key, value, step)
+    if as_json:
+        echo_json({"key": key, "value": value, "step": logged})
+    else:
+        click.echo(str(logged))
+
+
+def _number(source: str, line: int, field: str, raw: Any, kind: type) -> Any:
+    try:
+        return kind(raw)
+    except (TypeError, ValueError):
+        raise InvalidValue(
+            f"{field} on line {line} of {source}", raw, "expected a number"
+        ) from None
+
+
+def read_points(handle: IO[str], source: str) -> Iterator[tuple[str, float, int | None]]:
+    """Parse ``key,value,step`` CSV (with that header) or JSON lines with those fields.
+
+    The step may be empty or absent (the next step of the key).
+
+    Raises:
+        InvalidValue: a malformed line, naming its number.
+    """
+    text = handle.read()
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise InvalidValue(f"line {number} of {source}", line, err.msg) from None
+            if not isinstance(item, dict) or "key" not in item or "value" not in item:
+                raise InvalidValue(
+                    f"line {number} of {source}", line, "expected an object with key and value"
+                )
+            step = item.get("step")
+            yield (
+                str(item["key"]),
+                _number(source, number, "value", item["value"], float),
+                None if step in (None, "") else _number(source, number, "step", step, int),
+            )
+        return
+    reader = csv.DictReader(text.splitlines())
+    if reader.fieldnames is None or not {"key", "value"} <= set(reader.fieldnames):
+        raise InvalidValue(
+            f"header of {source}",
+            ",".join(reader.fieldnames or []),
+            "expected key,value,step (CSV) or JSON lines",
+        )
+    for number, row in enumerate(reader, start=2):
+        step = row.get("step")
+        yield (
+            row["key"],
+            _number(source, number, "value", row["value"], float),
+            None if step in (None, "") else _number(source, number, "step", step, int),
+        )
+
+
+@log.command("metrics")
+@click.argument("iteration_id", metavar="ITERATION")
+@click.argument("file", type=click.File("r"))
+@json_option
+def log_metrics(iteration_id: str, file: IO[str], as_json: bool) -> None:
+    """Log the metric points in FILE to ITERATION in one transaction.
+
+    FILE is CSV with the header key,value,step or JSON lines with those fields; "-" reads
+    standard input. The step may be left empty (the next step of the key).
+    """
+    points = list(read_points(file, "stdin" if file.name == "<stdin>" else file.name))
+    opened = store(buffered=True)
+    for key, value, step in points:
+        opened.log_metric(iteration_id, key, value, step)
+    opened.flush()
+    if as_json:
+        echo_json({"logged": len(points)})
+    else:
+        click.echo(f"logged {len(points)} points")
+
+
+@click.group()
+def metric() -> None:
+    """Read metrics: keys and histories."""
+
+
+@metric.command("keys")
+@click.argument("iteration_id", metavar="ITERATION")
+@json_option
+def metric_keys(iteration_id: str, as_json: bool) -> None:
+    """List the metric keys of ITERATION."""
+    keys = store().metric_keys(iteration_id)
+    if as_json:
+        echo_json(keys)
+    else:
+        for key in keys:
+            click.echo(key)
+
+
+@metric.command("history")
+@click.argument("iteration_id", metavar="ITERATION")
+@click.argument("key")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@json_option
+def metric_history(iteration_id: str, key: str, output: str, as_json: bool) -> None:
+    """Print the history of metric KEY of ITERATION, by step."""
+    points = store().metric_history(iteration_id, key)
+    if as_json or output == "json":
+        echo_json([point.to_dict() for point in points])
+    elif output == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["step", "value", "timestamp"])
+        for point in points:
+            writer.writerow([point.step, repr(point.value), point.timestamp.isoformat()])
+    else:
+        echo_table([point.to_dict() for point in points], ["step", "value", "timestamp"])

@@ -1,0 +1,238 @@
+"""diary's settings: ``DEARDIARY_*`` variables from the process environment and a ``.env`` file.
+
+Every setting is read and validated once, into one immutable :class:`Settings` object, so an
+invalid value fails at start with a message naming the variable rather than deep inside a
+flush. Sources, strongest first:
+
+1. keyword overrides passed to :func:`load_settings` (the CLI's ``--db``, the library's
+   ``diary.open(path=...)``);
+2. the process environment;
+3. the ``.env`` file given explicitly (``--env-file`` / ``env_file=``). No file is read
+   implicitly: a stray ``.env`` in the working directory must not redirect a database.
+
+This module imports only the standard library and python-dotenv, so the CLI can build its
+settings without paying for SQLAlchemy or DuckDB.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from storage_core.errors import ConfigError
+
+__all__ = [
+    "ARTIFACT_BACKENDS",
+    "DEFAULT_DB_FILE",
+    "ENV_PREFIX",
+    "Settings",
+    "load_settings",
+]
+
+ENV_PREFIX = "DEARDIARY_"
+DEFAULT_DB_FILE = "deardiary.db"
+# ``sqlite`` is the name DearDiary.jl v0.7-v0.8 gave the inline store; it is accepted as an
+# alias so settings copied from those installations keep working.
+ARTIFACT_BACKENDS = ("inline", "filesystem", "s3")
+_ARTIFACT_ALIASES = {"sqlite": "inline"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration of one diary store.
+
+    Attributes:
+        db_file: absolute path of the DuckDB file (``DEARDIARY_DB_FILE``).
+        db_url: an SQLAlchemy URL that overrides ``db_file`` (``DEARDIARY_DB_URL``), or None.
+        lock_timeout: seconds to wait for another process's lock (``DEARDIARY_LOCK_TIMEOUT``).
+        flush_interval: seconds between background flushes of buffered logging
+            (``DEARDIARY_FLUSH_INTERVAL``).
+        flush_size: buffered points that trigger a flush (``DEARDIARY_FLUSH_SIZE``).
+        auto_upgrade: upgrade an older schema on first use (``DEARDIARY_AUTO_UPGRADE``).
+        artifact_backend: where new artifact bytes go (``DEARDIARY_ARTIFACT_BACKEND``).
+        artifact_fs_root: root folder of the filesystem store (``DEARDIARY_ARTIFACT_FS_ROOT``).
+        artifact_s3_bucket: bucket of the S3 store (``DEARDIARY_ARTIFACT_S3_BUCKET``).
+        artifact_s3_endpoint: S3 endpoint URL, empty for AWS (``DEARDIARY_ARTIFACT_S3_ENDPOINT``).
+        artifact_s3_region: S3 region (``DEARDIARY_ARTIFACT_S3_REGION``).
+        artifact_s3_access_key: S3 access key (``DEARDIARY_ARTIFACT_S3_ACCESS_KEY``).
+        artifact_s3_secret_key: S3 secret key (``DEARDIARY_ARTIFACT_S3_SECRET_KEY``); never
+            shown in ``repr``.
+    """
+
+    db_file: Path
+    db_url: str | None = None
+    lock_timeout: float = 30.0
+    flush_interval: float = 1.0
+    flush_size: int = 50_000
+    auto_upgrade: bool = True
+    artifact_backend: str = "inline"
+    artifact_fs_root: Path = field(default_factory=lambda: Path.cwd() / "deardiary_artifacts")
+    artifact_s3_bucket: str = ""
+    artifact_s3_endpoint: str = ""
+    artifact_s3_region: str = "us-east-1"
+    artifact_s3_access_key: str = ""
+    artifact_s3_secret_key: str = field(default="", repr=False)
+
+    @property
+    def url(self) -> str:
+        """The SQLAlchemy URL of the metadata database (``db_url`` wins over ``db_file``)."""
+        if self.db_url:
+            return self.db_url
+        return f"duckdb:///{self.db_file}"
+
+    @property
+    def is_duckdb(self) -> bool:
+        """True when the metadata database is DuckDB (the fast logging paths apply)."""
+        return self.url.split(":", 1)[0].split("+", 1)[0] == "duckdb"
+
+    def describe(self) -> str:
+        """A short human description of the database location (a path or a URL without password)."""
+        if not self.db_url:
+            return str(self.db_file)
+        scheme, sep, rest = self.db_url.partition("://")
+        if sep and "@" in rest.split("/", 1)[0]:
+            credentials, _, host = rest.partition("@")
+            user = credentials.split(":", 1)[0]
+            return f"{scheme}://{user}:***@{host}"
+        return self.db_url
+
+
+def _read_env_file(env_file: str | os.PathLike[str]) -> dict[str, str]:
+    # Imported here: python-dotenv is cheap, but most runs never pass a file.
+    from dotenv import dotenv_values
+
+    path = Path(env_file)
+    if not path.is_file():
+        raise ConfigError("env_file", str(path), "no such file")
+    return {key: value for key, value in dotenv_values(path).items() if value is not None}
+
+
+def _float(name: str, raw: str, *, minimum: float, allow_zero: bool = True) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, raw, "expected a number of seconds") from None
+    if not math.isfinite(value) or value < minimum or (value == 0 and not allow_zero):
+        bound = f">= {minimum:g}" if allow_zero else f"> {minimum:g}"
+        raise ConfigError(name, raw, f"expected a finite number {bound}")
+    return value
+
+
+def _int(name: str, raw: str, *, minimum: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, raw, "expected a whole number") from None
+    if value < minimum:
+        raise ConfigError(name, raw, f"expected a whole number >= {minimum}")
+    return value
+
+
+def _bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(name, raw, "expected true or false")
+
+
+def _path(name: str, raw: str, base: Path) -> Path:
+    if not raw.strip():
+        raise ConfigError(name, raw, "expected a file path")
+    if "\0" in raw:
+        raise ConfigError(name, raw.replace("\0", "\\0"), "a path cannot contain NUL")
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _url(name: str, raw: str) -> str:
+    scheme, sep, _ = raw.partition("://")
+    if not sep or not scheme:
+        raise ConfigError(name, raw, "expected an SQLAlchemy URL such as sqlite:///path.db")
+    return raw
+
+
+def _backend(name: str, raw: str) -> str:
+    value = _ARTIFACT_ALIASES.get(raw.strip().lower(), raw.strip().lower())
+    if value not in ARTIFACT_BACKENDS:
+        raise ConfigError(name, raw, f"expected one of {', '.join(ARTIFACT_BACKENDS)}")
+    return value
+
+
+def load_settings(
+    *,
+    env_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    db_file: str | os.PathLike[str] | None = None,
+    db_url: str | None = None,
+) -> Settings:
+    """Read and validate the ``DEARDIARY_*`` settings.
+
+    Args:
+        env_file: a ``.env`` file to read; the process environment wins over it.
+        environ: the environment to read (default :data:`os.environ`); tests pass a dict.
+        cwd: the directory relative paths are resolved against (default: the working
+            directory at the time of the call).
+        db_file: a database file that overrides every other source; it also clears a
+            ``DEARDIARY_DB_URL`` from the environment, since an explicit path must win.
+        db_url: an SQLAlchemy URL that overrides every other source.
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        ConfigError: a value is invalid or ``env_file`` does not exist; the message names
+            the variable.
+    """
+    base = (cwd or Path.cwd()).resolve()
+    values: dict[str, str] = {}
+    if env_file is not None:
+        values.update(_read_env_file(env_file))
+    env = os.environ if environ is None else environ
+    values.update({key: value for key, value in env.items() if key.startswith(ENV_PREFIX)})
+
+    def raw(suffix: str) -> str | None:
+        value = values.get(ENV_PREFIX + suffix)
+        # An empty variable means "not set": ``DEARDIARY_DB_URL=`` in a .env file must not
+        # turn into an empty URL (DearDiary.jl's empty-port failure, defect 18).
+        return value if value not in (None, "") else None
+
+    settings: dict[str, Any] = {}
+    if (value := raw("DB_FILE")) is not None:
+        settings["db_file"] = _path("DEARDIARY_DB_FILE", value, base)
+    if (value := raw("DB_URL")) is not None:
+        settings["db_url"] = _url("DEARDIARY_DB_URL", value)
+    if (value := raw("LOCK_TIMEOUT")) is not None:
+        settings["lock_timeout"] = _float("DEARDIARY_LOCK_TIMEOUT", value, minimum=0)
+    if (value := raw("FLUSH_INTERVAL")) is not None:
+        settings["flush_interval"] = _float(
+            "DEARDIARY_FLUSH_INTERVAL", value, minimum=0, allow_zero=False
+        )
+    if (value := raw("FLUSH_SIZE")) is not None:
+        settings["flush_size"] = _int("DEARDIARY_FLUSH_SIZE", value, minimum=1)
+    if (value := raw("AUTO_UPGRADE")) is not None:
+        settings["auto_upgrade"] = _bool("DEARDIARY_AUTO_UPGRADE", value)
+    if (value := raw("ARTIFACT_BACKEND")) is not None:
+        settings["artifact_backend"] = _backend("DEARDIARY_ARTIFACT_BACKEND", value)
+    settings["artifact_fs_root"] = (
+        _path("DEARDIARY_ARTIFACT_FS_ROOT", value, base)
+        if (value := raw("ARTIFACT_FS_ROOT")) is not None
+        else base / "deardiary_artifacts"
+    )
+    for suffix in ("BUCKET", "ENDPOINT", "REGION", "ACCESS_KEY", "SECRET_KEY"):
+        if (value := raw(f"ARTIFACT_S3_{suffix}")) is not None:
+            settings[f"artifact_s3_{suffix.lower()}"] = value
+
+    if db_file is not None:
+        settings["db_file"] = _path("db_file", os.fspath(db_file), base)
+        settings["db_url"] = None
+    if db_url is not None:
+        settings["db_url"] = _url("db_url", db_url)
+    settings.setdefault("db_file", base / DEFAULT_DB_FILE)
+    return Settings(**settings)

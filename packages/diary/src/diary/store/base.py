@@ -1,0 +1,138 @@
+"""What every part of the store shares: the engine, units of work, ids, clocks, row lookups.
+
+Each public store method is one unit of work: it opens a connection (on DuckDB that takes the
+file, waiting for another process's lock), does its work in one transaction and closes the
+connection, so other processes get their turn between calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, Row
+
+from diary.errors import InvalidValue, NotFound, StorageError
+
+if TYPE_CHECKING:
+    from diary.config import Settings
+
+__all__ = ["IdLike", "MonotonicClock", "StoreBase", "as_uuid", "require_text"]
+
+IdLike = UUID | str
+
+
+def as_uuid(what: str, value: IdLike) -> UUID:
+    """Parse an id; a malformed id names nothing that exists, so it is reported as not found.
+
+    Raises:
+        NotFound: ``value`` is not a UUID.
+    """
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value).strip())
+    except ValueError:
+        raise NotFound(what, str(value)) from None
+
+
+def require_text(name: str, value: str) -> str:
+    """Refuse empty or blank text where a name or key is required.
+
+    Raises:
+        InvalidValue: ``value`` is empty or only whitespace.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidValue(name, value, "must not be empty")
+    return value
+
+
+class MonotonicClock:
+    """UTC wall-clock time that never repeats or goes back within a process.
+
+    Rows are ordered by ``(created_at, id)``; a strictly increasing clock keeps that order equal
+    to the creation order for everything one process creates, even within one microsecond.
+    """
+
+    def __init__(self) -> None:
+        self._last = datetime.min.replace(tzinfo=UTC)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        """The current UTC time, at least one microsecond after the previous call."""
+        with self._lock:
+            now = datetime.now(UTC)
+            if now <= self._last:
+                now = self._last + timedelta(microseconds=1)
+            self._last = now
+            return now
+
+
+class StoreBase:
+    """The engine, settings and helpers shared by the store's parts."""
+
+    settings: Settings
+    engine: Engine
+    clock: MonotonicClock
+
+    @property
+    def is_duckdb(self) -> bool:
+        """True when the database is DuckDB (the Appender/Arrow fast paths apply)."""
+        return self.engine.dialect.name == "duckdb"
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A unit of work that writes: one connection, one transaction, committed on success."""
+        with _translated(), self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A unit of work that only reads (on SQLite it does not take the write lock)."""
+        with _translated(), self.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.execution_options(sqlite_begin="DEFERRED")
+            yield conn
+
+    @staticmethod
+    def fetch_row(conn: Connection, table: sa.Table, what: str, row_id: IdLike) -> Row[Any]:
+        """The row of ``table`` with this id.
+
+        Raises:
+            NotFound: there is no such row.
+        """
+        key = as_uuid(what, row_id)
+        # .all() rather than .first(): DuckDB 2.0 refuses raw work on a connection whose
+        # previous result was not read to the end.
+        rows = conn.execute(sa.select(table).where(table.c.id == key)).all()
+        if not rows:
+            raise NotFound(what, str(row_id))
+        return rows[0]
+
+    @staticmethod
+    def require_row(conn: Connection, table: sa.Table, what: str, row_id: IdLike) -> UUID:
+        """Check that a row exists (the application's foreign-key check) and return its id.
+
+        Raises:
+            NotFound: there is no such row.
+        """
+        key = as_uuid(what, row_id)
+        found = conn.execute(sa.select(table.c.id).where(table.c.id == key)).all()
+        if not found:
+            raise NotFound(what, str(row_id))
+        return key
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """Turn database errors that slip through the store's own checks into StorageError."""
+    try:
+        yield
+    except sa.exc.IntegrityError as err:
+        detail = str(err.orig).splitlines()[0] if err.orig is not None else str(err)
+        raise StorageError(f"constraint violated: {detail}") from err

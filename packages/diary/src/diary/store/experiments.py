@@ -1,0 +1,203 @@
+"""Experiments: create, read, list, update, end, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from uuid import uuid4
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+
+from diary import models as m
+from diary.enums import ExperimentStatus
+from diary.errors import InvalidValue, NotFound
+from diary.records import Experiment
+from diary.store.base import IdLike, as_uuid, require_text
+from diary.store.cascade import delete_experiments
+from diary.store.projects import ProjectsMixin
+from diary.store.tags import insert_tags
+
+__all__ = ["ExperimentsMixin", "experiment_record", "parse_experiment_status"]
+
+
+def experiment_record(row: Row[Any]) -> Experiment:
+    """An :class:`Experiment` from an ``experiment`` row."""
+    return Experiment(
+        row.id,
+        row.project_id,
+        row.name,
+        row.description,
+        ExperimentStatus(row.status),
+        row.created_at,
+        row.ended_at,
+        row.updated_at,
+    )
+
+
+def parse_experiment_status(value: str | ExperimentStatus) -> ExperimentStatus:
+    """An experiment status from its value.
+
+    Raises:
+        InvalidValue: not one of in_progress, stopped, finished.
+    """
+    try:
+        return ExperimentStatus(value)
+    except ValueError:
+        choices = ", ".join(s.value for s in ExperimentStatus)
+        raise InvalidValue("experiment status", value, f"expected one of {choices}") from None
+
+
+class ExperimentsMixin(ProjectsMixin):
+    """Experiment operations of the store."""
+
+    def create_experiment(
+        self,
+        project_id: IdLike,
+        name: str,
+        *,
+        description: str = "",
+        tags: Iterable[str] = (),
+    ) -> Experiment:
+        """Create an experiment (status in_progress) in a project.
+
+        Raises:
+            NotFound: no such project.
+        """
+        require_text("experiment name", name)
+        with self.transaction() as conn:
+            project = self.require_row(conn, m.project, "project", project_id)
+            now = self.clock.now()
+            record = Experiment(
+                uuid4(), project, name, description, ExperimentStatus.IN_PROGRESS, now, None, None
+            )
+            conn.execute(
+                sa.insert(m.experiment).values(
+                    id=record.id,
+                    project_id=project,
+                    name=name,
+                    description=description,
+                    status=record.status.value,
+                    created_at=now,
+                )
+            )
+            insert_tags(conn, "experiment", record.id, tags, now)
+        return record
+
+    def get_experiment(self, experiment_id: IdLike) -> Experiment:
+        """The experiment with this id.
+
+        Raises:
+            NotFound: no such experiment.
+        """
+        with self.reading() as conn:
+            return experiment_record(
+                self.fetch_row(conn, m.experiment, "experiment", experiment_id)
+            )
+
+    def list_experiments(self, project_id: IdLike, *, name: str | None = None) -> list[Experiment]:
+        """The experiments of a project, oldest first; only those called ``name`` when given.
+
+        Raises:
+            NotFound: no such project.
+        """
+        table = m.experiment
+        with self.reading() as conn:
+            project = self.require_row(conn, m.project, "project", project_id)
+            query = (
+                sa.select(table)
+                .where(table.c.project_id == project)
+                .order_by(table.c.created_at, table.c.id)
+            )
+            if name is not None:
+                query = query.where(table.c.name == name)
+            return [experiment_record(row) for row in conn.execute(query)]
+
+    def find_experiment(self, id_or_name: str, project: str | None = None) -> Experiment:
+        """An experiment by id, or by name within a project (id or name).
+
+        Raises:
+            NotFound: nothing matches.
+            InvalidValue: the name is ambiguous.
+        """
+        try:
+            return self.get_experiment(as_uuid("experiment", id_or_name))
+        except NotFound:
+            if project is None:
+                raise
+        owner = self.find_project(project)
+        matches = self.list_experiments(owner.id, name=id_or_name)
+        if not matches:
+            raise NotFound("experiment", id_or_name)
+        if len(matches) > 1:
+            raise InvalidValue("experiment name", id_or_name, "ambiguous; use an id")
+        return matches[0]
+
+    def update_experiment(
+        self,
+        experiment_id: IdLike,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        status: ExperimentStatus | str | None = None,
+    ) -> Experiment:
+        """Change an experiment's name, description or status (None leaves a field as is).
+
+        Setting a status other than in_progress records the end time; setting in_progress
+        again clears it.
+
+        Raises:
+            NotFound: no such experiment.
+            InvalidValue: an unknown status or an empty name.
+        """
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = require_text("experiment name", name)
+        if description is not None:
+            changes["description"] = description
+        if status is not None:
+            changes["status"] = parse_experiment_status(status).value
+        with self.transaction() as conn:
+            row = self.fetch_row(conn, m.experiment, "experiment", experiment_id)
+            changes = {k: v for k, v in changes.items() if getattr(row, k) != v}
+            if not changes:
+                return experiment_record(row)
+            now = self.clock.now()
+            changes["updated_at"] = now
+            if "status" in changes:
+                ended = changes["status"] != ExperimentStatus.IN_PROGRESS.value
+                changes["ended_at"] = now if ended else None
+            # Only unindexed columns change: safe on rows that iterations refer to.
+            conn.execute(
+                sa.update(m.experiment).where(m.experiment.c.id == row.id).values(**changes)
+            )
+            return experiment_record(self.fetch_row(conn, m.experiment, "experiment", row.id))
+
+    def end_experiment(
+        self,
+        experiment_id: IdLike,
+        status: ExperimentStatus | str = ExperimentStatus.FINISHED,
+    ) -> Experiment:
+        """End an experiment as finished (default) or stopped.
+
+        Raises:
+            NotFound: no such experiment.
+            InvalidValue: the status is in_progress or unknown.
+        """
+        parsed = parse_experiment_status(status)
+        if parsed is ExperimentStatus.IN_PROGRESS:
+            raise InvalidValue(
+                "experiment status", status, "an ended experiment is finished or stopped"
+            )
+        return self.update_experiment(experiment_id, status=parsed)
+
+    def delete_experiment(self, experiment_id: IdLike) -> None:
+        """Delete an experiment with its iterations, metrics, parameters, artifacts and tags.
+
+        Raises:
+            NotFound: no such experiment.
+            ReferencedError: a model version refers to one of its iterations or artifacts.
+        """
+        with self.transaction() as conn:
+            key = self.require_row(conn, m.experiment, "experiment", experiment_id)
+            delete_experiments(conn, [key])

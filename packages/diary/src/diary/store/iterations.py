@@ -1,0 +1,362 @@
+"""Iterations (runs): create, read, list, end, delete, and the ``store.iteration()`` context."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+from uuid import UUID, uuid4
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+
+from diary import models as m
+from diary.enums import IterationStatus
+from diary.environment import EnvironmentSnapshot, take_snapshot
+from diary.errors import InvalidValue
+from diary.records import Iteration
+from diary.store.base import IdLike, as_uuid
+from diary.store.cascade import delete_iterations
+from diary.store.experiments import ExperimentsMixin
+from diary.store.tags import insert_tags
+from diary.store.tracking import TrackingMixin
+
+__all__ = ["ActiveIteration", "IterationsMixin", "iteration_record", "parse_iteration_status"]
+
+logger = logging.getLogger(__name__)
+
+_NO_SNAPSHOT = EnvironmentSnapshot("", "", None, "", ())
+
+
+def iteration_record(row: Row[Any]) -> Iteration:
+    """An :class:`Iteration` from an ``iteration`` row."""
+    return Iteration(
+        row.id,
+        row.experiment_id,
+        row.parent_id,
+        IterationStatus(row.status),
+        row.notes,
+        row.error_message,
+        row.created_at,
+        row.ended_at,
+        row.python_version,
+        row.git_sha,
+        row.git_dirty,
+        row.entry_point,
+        tuple(line for line in row.packages.splitlines() if line),
+    )
+
+
+def parse_iteration_status(value: str | IterationStatus) -> IterationStatus:
+    """An iteration status from its value.
+
+    Raises:
+        InvalidValue: not one of running, succeeded, failed, killed.
+    """
+    try:
+        return IterationStatus(value)
+    except ValueError:
+        choices = ", ".join(s.value for s in IterationStatus)
+        raise InvalidValue("iteration status", value, f"expected one of {choices}") from None
+
+
+class ActiveIteration:
+    """The handle ``store.iteration()`` yields: log to the running iteration without its id.
+
+    Attributes:
+        id: the iteration's id.
+        store: the store it logs through.
+    """
+
+    def __init__(self, store: IterationsMixin, iteration_id: UUID) -> None:
+        self.id = iteration_id
+        self.store = store
+
+    def log_metric(self, key: str, value: float, step: int | None = None) -> int:
+        """Log one metric point (see :meth:`Store.log_metric`)."""
+        return self.store.log_metric(self.id, key, value, step)
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> dict[str, int]:
+        """Log several metrics at one step (see :meth:`Store.log_metrics`)."""
+        return self.store.log_metrics(self.id, metrics, step)
+
+    def log_param(self, key: str, value: Any) -> None:
+        """Log one parameter (see :meth:`Store.log_param`)."""
+        self.store.log_param(self.id, key, value)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log parameters (see :meth:`Store.log_params`)."""
+        self.store.log_params(self.id, params)
+
+    def child(self, *, notes: str = "") -> contextlib.AbstractContextManager[ActiveIteration]:
+        """A child iteration (a fold, a sweep member, a worker) of this one."""
+        experiment = self.record().experiment_id
+        return self.store.iteration(experiment, parent=self.id, notes=notes)
+
+    def record(self) -> Iteration:
+        """The iteration as stored now."""
+        return self.store.get_iteration(self.id)
+
+
+class IterationsMixin(TrackingMixin, ExperimentsMixin):
+    """Iteration operations of the store."""
+
+    def create_iteration(
+        self,
+        experiment_id: IdLike,
+        *,
+        parent: IdLike | None = None,
+        notes: str = "",
+        tags: Iterable[str] = (),
+        snapshot: EnvironmentSnapshot | bool = True,
+    ) -> Iteration:
+        """Start an iteration (status running) of an experiment.
+
+        Args:
+            experiment_id: the experiment.
+            parent: the parent iteration (same experiment) for sweeps, folds and fan-outs.
+            notes: free text.
+            tags: tags to attach.
+            snapshot: record the environment (True), not (False), or record the given one.
+
+        Raises:
+            NotFound: no such experiment or parent.
+            InvalidValue: the parent belongs to another experiment.
+        """
+        env = take_snapshot() if snapshot is True else (snapshot or _NO_SNAPSHOT)
+        with self.transaction() as conn:
+            experiment = self.require_row(conn, m.experiment, "experiment", experiment_id)
+            parent_id = None
+            if parent is not None:
+                parent_row = self.fetch_row(conn, m.iteration, "iteration", parent)
+                if parent_row.experiment_id != experiment:
+                    raise InvalidValue(
+                        "parent iteration", str(parent), "belongs to another experiment"
+                    )
+                parent_id = parent_row.id
+            now = self.clock.now()
+            record = Iteration(
+                uuid4(), experiment, parent_id, IterationStatus.RUNNING, notes, "", now, None,
+                env.python_version, env.git_sha, env.git_dirty, env.entry_point, env.packages,
+            )  # fmt: skip
+            conn.execute(
+                sa.insert(m.iteration).values(
+                    id=record.id,
+                    experiment_id=experiment,
+                    parent_id=parent_id,
+                    status=record.status.value,
+                    notes=notes,
+                    error_message="",
+                    created_at=now,
+                    python_version=env.python_version,
+                    git_sha=env.git_sha,
+                    git_dirty=env.git_dirty,
+                    entry_point=env.entry_point,
+                    packages="\n".join(env.packages),
+                )
+            )
+            insert_tags(conn, "iteration", record.id, tags, now)
+        with self._state_lock:
+            self._known_iterations.add(record.id)
+            self._fresh_iterations.add(record.id)
+        return record
+
+    def get_iteration(self, iteration_id: IdLike) -> Iteration:
+        """The iteration with this id.
+
+        Raises:
+            NotFound: no such iteration.
+        """
+        with self.reading() as conn:
+            return iteration_record(self.fetch_row(conn, m.iteration, "iteration", iteration_id))
+
+    def list_iterations(
+        self,
+        experiment_id: IdLike,
+        *,
+        status: IterationStatus | str | None = None,
+        parent: IdLike | None = None,
+        top_level: bool = False,
+    ) -> list[Iteration]:
+        """The iterations of an experiment, oldest first.
+
+        Args:
+            experiment_id: the experiment.
+            status: only iterations in this status.
+            parent: only the children of this iteration.
+            top_level: only iterations without a parent.
+
+        Raises:
+            NotFound: no such experiment.
+        """
+        table = m.iteration
+        query = sa.select(table).order_by(table.c.created_at, table.c.id)
+        if status is not None:
+            query = query.where(table.c.status == parse_iteration_status(status).value)
+        if parent is not None:
+            query = query.where(table.c.parent_id == as_uuid("iteration", parent))
+        if top_level:
+            query = query.where(table.c.parent_id.is_(None))
+        with self.reading() as conn:
+            experiment = self.require_row(conn, m.experiment, "experiment", experiment_id)
+            rows = conn.execute(query.where(table.c.experiment_id == experiment))
+            return [iteration_record(row) for row in rows]
+
+    def get_iterations(self, experiment_id: IdLike) -> list[Iteration]:
+        """DearDiary.jl's name for :meth:`list_iterations`."""
+        return self.list_iterations(experiment_id)
+
+    def get_child_iterations(self, parent_id: IdLike) -> list[Iteration]:
+        """The children of an iteration, oldest first.
+
+        Raises:
+            NotFound: no such iteration.
+        """
+        parent = self.get_iteration(parent_id)
+        return self.list_iterations(parent.experiment_id, parent=parent.id)
+
+    def update_iteration(
+        self,
+        iteration_id: IdLike,
+        *,
+        notes: str | None = None,
+        status: IterationStatus | str | None = None,
+        error_message: str | None = None,
+        flush: bool = True,
+    ) -> Iteration:
+        """Change an iteration's notes, status or error message (None leaves a field as is).
+
+        A status other than running records the end time, after writing the iteration's
+        buffered points, so whoever sees it ended also sees all it logged.
+
+        Args:
+            iteration_id: the iteration.
+            notes: new notes.
+            status: new status.
+            error_message: new error message.
+            flush: write buffered points before ending the iteration.
+
+        Raises:
+            NotFound: no such iteration.
+            InvalidValue: an unknown status.
+        """
+        changes: dict[str, Any] = {}
+        if notes is not None:
+            changes["notes"] = notes
+        if error_message is not None:
+            changes["error_message"] = error_message
+        if status is not None:
+            changes["status"] = parse_iteration_status(status).value
+            if flush and changes["status"] != IterationStatus.RUNNING.value:
+                self.flush()
+        with self.transaction() as conn:
+            row = self.fetch_row(conn, m.iteration, "iteration", iteration_id)
+            changes = {k: v for k, v in changes.items() if getattr(row, k) != v}
+            if not changes:
+                return iteration_record(row)
+            if "status" in changes:
+                running = changes["status"] == IterationStatus.RUNNING.value
+                changes["ended_at"] = None if running else self.clock.now()
+            # Only unindexed columns change: this works on iterations that parameters, child
+            # iterations and model versions refer to (the DuckDB UPDATE pitfall).
+            conn.execute(sa.update(m.iteration).where(m.iteration.c.id == row.id).values(**changes))
+            return iteration_record(self.fetch_row(conn, m.iteration, "iteration", row.id))
+
+    def end_iteration(
+        self,
+        iteration_id: IdLike,
+        status: IterationStatus | str = IterationStatus.SUCCEEDED,
+        *,
+        error: str | None = None,
+    ) -> Iteration:
+        """End an iteration as succeeded (default), failed or killed.
+
+        Raises:
+            NotFound: no such iteration.
+            InvalidValue: the status is running or unknown.
+        """
+        parsed = parse_iteration_status(status)
+        if parsed is IterationStatus.RUNNING:
+            raise InvalidValue("iteration status", status, "an ended iteration is not running")
+        return self.update_iteration(iteration_id, status=parsed, error_message=error)
+
+    def delete_iteration(self, iteration_id: IdLike) -> list[UUID]:
+        """Delete an iteration, its child iterations and everything logged to them.
+
+        Returns:
+            The ids of every deleted iteration.
+
+        Raises:
+            NotFound: no such iteration.
+            ReferencedError: a model version refers to one of them.
+        """
+        self.flush()
+        with self.transaction() as conn:
+            key = self.require_row(conn, m.iteration, "iteration", iteration_id)
+            deleted = delete_iterations(conn, [key])
+        self._forget_iterations(deleted)
+        return deleted
+
+    @contextlib.contextmanager
+    def iteration(
+        self,
+        experiment_id: IdLike,
+        parent: IdLike | None = None,
+        *,
+        notes: str = "",
+        tags: Iterable[str] = (),
+        snapshot: EnvironmentSnapshot | bool = True,
+    ) -> Iterator[ActiveIteration]:
+        """Run an iteration: succeeded on a clean exit, failed with the exception text on an
+        exception, killed on KeyboardInterrupt. The exception is re-raised.
+
+        Example::
+
+            with store.iteration(experiment.id) as it:
+                it.log_param("lr", 0.1)
+                for step in range(100):
+                    it.log_metric("loss", train_one_epoch())
+        """
+        record = self.create_iteration(
+            experiment_id, parent=parent, notes=notes, tags=tags, snapshot=snapshot
+        )
+        try:
+            yield ActiveIteration(self, record.id)
+        except BaseException as err:
+            self._finish(record.id, *_outcome(err))
+            raise
+        self._finish(record.id, IterationStatus.SUCCEEDED, None)
+
+    def _finish(self, iteration: UUID, status: IterationStatus, error: str | None) -> None:
+        """End the context's iteration; a failing final flush fails a clean iteration."""
+        try:
+            self.flush()
+        except Exception as err:
+            if status is IterationStatus.SUCCEEDED:
+                self.update_iteration(
+                    iteration,
+                    status=IterationStatus.FAILED,
+                    error_message=_describe(err),
+                    flush=False,
+                )
+                raise
+            logger.warning("diary: could not flush iteration %s: %s", iteration, err)
+        self.update_iteration(iteration, status=status, error_message=error, flush=False)
+
+
+def _outcome(err: BaseException) -> tuple[IterationStatus, str | None]:
+    if isinstance(err, KeyboardInterrupt):
+        return IterationStatus.KILLED, "KeyboardInterrupt"
+    if isinstance(err, SystemExit):
+        if err.code in (None, 0):
+            return IterationStatus.SUCCEEDED, None
+        return IterationStatus.FAILED, _describe(err)
+    if isinstance(err, Exception):
+        return IterationStatus.FAILED, _describe(err)
+    return IterationStatus.KILLED, _describe(err)
+
+
+def _describe(err: BaseException) -> str:
+    text = str(err)
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__

@@ -1,0 +1,126 @@
+"""Projects: create, read, list, update, delete (with the cascade over everything beneath)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+
+from diary import models as m
+from diary.errors import InvalidValue, NotFound
+from diary.records import Project
+from diary.store.base import IdLike, StoreBase, as_uuid, require_text
+from diary.store.cascade import delete_projects
+from diary.store.tags import insert_tags
+
+__all__ = ["ProjectsMixin", "project_record"]
+
+
+def project_record(row: Row[Any]) -> Project:
+    """A :class:`Project` from a ``project`` row."""
+    return Project(row.id, row.name, row.description, row.created_at, row.updated_at)
+
+
+class ProjectsMixin(StoreBase):
+    """Project operations of the store."""
+
+    def create_project(
+        self, name: str, *, description: str = "", tags: Iterable[str] = ()
+    ) -> Project:
+        """Create a project.
+
+        Args:
+            name: the project's name (not required to be unique; the CLI refuses ambiguous
+                names where it accepts a name instead of an id).
+            description: free text.
+            tags: tags to attach.
+
+        Returns:
+            The new project.
+        """
+        from uuid import uuid4
+
+        require_text("project name", name)
+        now = self.clock.now()
+        record = Project(uuid4(), name, description, now, None)
+        with self.transaction() as conn:
+            conn.execute(
+                sa.insert(m.project).values(
+                    id=record.id, name=name, description=description, created_at=now
+                )
+            )
+            insert_tags(conn, "project", record.id, tags, now)
+        return record
+
+    def get_project(self, project_id: IdLike) -> Project:
+        """The project with this id.
+
+        Raises:
+            NotFound: no such project.
+        """
+        with self.reading() as conn:
+            return project_record(self.fetch_row(conn, m.project, "project", project_id))
+
+    def list_projects(self, *, name: str | None = None) -> list[Project]:
+        """All projects, oldest first; only those called ``name`` when given."""
+        query = sa.select(m.project).order_by(m.project.c.created_at, m.project.c.id)
+        if name is not None:
+            query = query.where(m.project.c.name == name)
+        with self.reading() as conn:
+            return [project_record(row) for row in conn.execute(query)]
+
+    def find_project(self, id_or_name: str) -> Project:
+        """A project by id or by its (unique) name, as the CLI's PROJECT argument accepts.
+
+        Raises:
+            NotFound: nothing matches.
+            InvalidValue: several projects have that name.
+        """
+        try:
+            return self.get_project(as_uuid("project", id_or_name))
+        except NotFound:
+            pass
+        matches = self.list_projects(name=id_or_name)
+        if not matches:
+            raise NotFound("project", id_or_name)
+        if len(matches) > 1:
+            raise InvalidValue(
+                "project name", id_or_name, f"{len(matches)} projects have this name; use an id"
+            )
+        return matches[0]
+
+    def update_project(
+        self, project_id: IdLike, *, name: str | None = None, description: str | None = None
+    ) -> Project:
+        """Change a project's name or description (arguments left as None stay unchanged).
+
+        Raises:
+            NotFound: no such project.
+        """
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = require_text("project name", name)
+        if description is not None:
+            changes["description"] = description
+        with self.transaction() as conn:
+            row = self.fetch_row(conn, m.project, "project", project_id)
+            changes = {k: v for k, v in changes.items() if getattr(row, k) != v}
+            if not changes:
+                return project_record(row)
+            changes["updated_at"] = self.clock.now()
+            conn.execute(sa.update(m.project).where(m.project.c.id == row.id).values(**changes))
+            return project_record(self.fetch_row(conn, m.project, "project", row.id))
+
+    def delete_project(self, project_id: IdLike) -> None:
+        """Delete a project and everything in it (experiments, iterations, metrics, models...).
+
+        One transaction: either all of it goes or nothing does.
+
+        Raises:
+            NotFound: no such project.
+        """
+        with self.transaction() as conn:
+            key = self.require_row(conn, m.project, "project", project_id)
+            delete_projects(conn, [key])

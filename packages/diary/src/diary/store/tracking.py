@@ -1,0 +1,307 @@
+"""Logging metrics and parameters: buffered by default, durable per call with ``buffered=False``.
+
+Validation happens at the call, so a bad value raises where it was logged rather than in a
+later flush: keys must be non-empty, values finite numbers (NaN only on DuckDB; SQLite stores
+NaN as NULL), a parameter key takes one value per iteration.
+
+A metric's step defaults to the next step for that key: one more than the highest step logged
+for it so far (0 for the first point). The store tracks that per key in memory; the first log
+of a key to an iteration this store did not create asks the database once. Two processes
+logging the same key of the same iteration without explicit steps may therefore pick the same
+step; give steps explicitly in that case (worker fan-outs normally log to child iterations).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from diary import models as m
+from diary.errors import InvalidValue, ParameterConflict, StorageError
+from diary.store.base import IdLike, StoreBase, as_uuid, require_text
+from diary.store.buffer import Batch, LogBuffer
+from diary.store.writers import MetricWriter, write_batch
+
+__all__ = ["TrackingMixin"]
+
+
+def _float(key: str, value: Any, allow_nan: bool) -> float:
+    if isinstance(value, bool):
+        raise InvalidValue(f"value of metric {key!r}", value, "expected a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidValue(f"value of metric {key!r}", value, "expected a number") from None
+    if math.isnan(number) and not allow_nan:
+        raise InvalidValue(
+            f"value of metric {key!r}", value, "NaN can only be stored in a DuckDB database"
+        )
+    return number
+
+
+def _step(step: Any) -> int:
+    if isinstance(step, bool) or not isinstance(step, int):
+        try:
+            integral = float(step).is_integer()
+        except (TypeError, ValueError):
+            integral = False
+        if not integral:
+            raise InvalidValue("step", step, "expected a whole number")
+    return int(step)
+
+
+def _seconds(timestamp: datetime | None) -> float:
+    if timestamp is None:
+        return time.time()
+    if timestamp.tzinfo is None:
+        raise InvalidValue("timestamp", timestamp.isoformat(), "must be timezone-aware")
+    return timestamp.timestamp()
+
+
+class TrackingMixin(StoreBase):
+    """Metric and parameter logging of the store."""
+
+    buffered: bool
+    metric_writer: MetricWriter
+    _buffer: LogBuffer
+    _state_lock: threading.Lock
+    # Next default step per (iteration, key); iterations known to exist; iterations created
+    # by this store (nothing logged to them before); parameter values logged by this store.
+    _next_steps: dict[tuple[UUID, str], int]
+    _known_iterations: set[UUID]
+    _fresh_iterations: set[UUID]
+    _logged_params: dict[tuple[UUID, str], str]
+
+    def _init_tracking(self, *, buffered: bool, metric_writer: MetricWriter) -> None:
+        self.buffered = buffered
+        self.metric_writer = metric_writer
+        self._state_lock = threading.Lock()
+        self._next_steps = {}
+        self._known_iterations = set()
+        self._fresh_iterations = set()
+        self._logged_params = {}
+        self._buffer = LogBuffer(
+            self._write_batch,
+            flush_size=self.settings.flush_size,
+            flush_interval=self.settings.flush_interval,
+        )
+
+    def _write_batch(self, batch: Batch) -> StorageError | None:
+        with self.transaction() as conn:
+            return write_batch(conn, batch, self.metric_writer)
+
+    def _submit(self, fill: Any) -> None:
+        if self.buffered:
+            self._buffer.add(fill)
+            return
+        batch = Batch()
+        fill(batch)
+        refused = self._write_batch(batch)
+        if refused is not None:
+            raise refused
+
+    def _check_iteration(self, iteration: UUID, keys: list[str]) -> None:
+        """Make sure the iteration exists and the next steps of ``keys`` are known."""
+        unknown = [key for key in keys if (iteration, key) not in self._next_steps]
+        if iteration in self._known_iterations and not unknown:
+            return
+        if iteration in self._fresh_iterations:
+            for key in unknown:
+                self._next_steps[(iteration, key)] = 0
+            return
+        with self.reading() as conn:
+            self.require_row(conn, m.iteration, "iteration", iteration)
+            highest: dict[str, int] = {}
+            if unknown:
+                rows = conn.execute(
+                    sa.select(m.metric.c.key, sa.func.max(m.metric.c.step))
+                    .where(m.metric.c.iteration_id == iteration, m.metric.c.key.in_(unknown))
+                    .group_by(m.metric.c.key)
+                )
+                highest = {row[0]: int(row[1]) for row in rows}
+        self._known_iterations.add(iteration)
+        for key in unknown:
+            self._next_steps.setdefault((iteration, key), highest.get(key, -1) + 1)
+
+    def log_metrics(
+        self,
+        iteration_id: IdLike,
+        metrics: Mapping[str, Any],
+        step: int | None = None,
+        *,
+        timestamp: datetime | None = None,
+    ) -> dict[str, int]:
+        """Log several metrics at once (typically one training step).
+
+        Args:
+            iteration_id: the iteration.
+            metrics: key -> number.
+            step: the step of every point; default: the next step of each key.
+            timestamp: when the values were measured (timezone-aware; default: now).
+
+        Returns:
+            The step each key was logged at.
+
+        Raises:
+            NotFound: no such iteration.
+            InvalidValue: an empty key, a value that is not a number, a fractional step.
+        """
+        iteration = as_uuid("iteration", iteration_id)
+        allow_nan = self.is_duckdb
+        values = {
+            require_text("metric key", k): _float(k, v, allow_nan) for k, v in metrics.items()
+        }
+        explicit = None if step is None else _step(step)
+        stamp = _seconds(timestamp)
+        with self._state_lock:
+            self._check_iteration(iteration, list(values))
+            steps: dict[str, int] = {}
+            for key in values:
+                current = self._next_steps[(iteration, key)]
+                chosen = current if explicit is None else explicit
+                steps[key] = chosen
+                self._next_steps[(iteration, key)] = max(current, chosen + 1)
+
+        def fill(batch: Batch) -> None:
+            for key, value in values.items():
+                batch.iteration_ids.append(iteration)
+                batch.keys.append(key)
+                batch.steps.append(steps[key])
+                batch.values.append(value)
+                batch.timestamps.append(stamp)
+
+        self._submit(fill)
+        return steps
+
+    def log_metric(
+        self,
+        iteration_id: IdLike,
+        key: str,
+        value: float,
+        step: int | None = None,
+        *,
+        timestamp: datetime | None = None,
+    ) -> int:
+        """Log one metric point; repeated logs of a key form its series.
+
+        Returns:
+            The step the point was logged at.
+
+        Raises:
+            NotFound: no such iteration.
+            InvalidValue: an empty key, a value that is not a number, a fractional step.
+        """
+        return self.log_metrics(iteration_id, {key: value}, step, timestamp=timestamp)[key]
+
+    def log_params(self, iteration_id: IdLike, params: Mapping[str, Any]) -> None:
+        """Log parameters; each key is set once per iteration (the same value again is fine).
+
+        Values are stored as text (``str(value)``).
+
+        Raises:
+            NotFound: no such iteration.
+            ParameterConflict: this store already logged a different value for a key. A
+                conflict with a value stored by another process is found at the flush and
+                raised by the flush (or the next log call, for a background flush).
+        """
+        iteration = as_uuid("iteration", iteration_id)
+        values = {require_text("parameter key", k): str(v) for k, v in params.items()}
+        stamp = time.time()
+        with self._state_lock:
+            self._check_iteration(iteration, [])
+            for key, value in values.items():
+                previous = self._logged_params.get((iteration, key))
+                if previous is not None and previous != value:
+                    raise ParameterConflict(str(iteration), key, previous, value)
+            for key, value in values.items():
+                self._logged_params[(iteration, key)] = value
+
+        def fill(batch: Batch) -> None:
+            for key, value in values.items():
+                batch.params.setdefault((iteration, key), (value, stamp))
+
+        self._submit(fill)
+
+    def log_param(self, iteration_id: IdLike, key: str, value: Any) -> None:
+        """Log one parameter (see :meth:`log_params`)."""
+        self.log_params(iteration_id, {key: value})
+
+    def flush(self) -> None:
+        """Write everything buffered now.
+
+        Raises:
+            StorageError: the write failed (the points stay buffered), or items were refused.
+        """
+        self._buffer.flush()
+
+    def delete_metric(self, iteration_id: IdLike, key: str) -> int:
+        """Delete the whole series of a metric of an iteration (after writing the buffer).
+
+        Returns:
+            The number of points deleted.
+
+        Raises:
+            NotFound: no such iteration.
+        """
+        iteration = as_uuid("iteration", iteration_id)
+        self.flush()
+        with self.transaction() as conn:
+            self.require_row(conn, m.iteration, "iteration", iteration)
+            deleted = conn.execute(
+                sa.delete(m.metric).where(
+                    m.metric.c.iteration_id == iteration, m.metric.c.key == key
+                )
+            ).rowcount
+        with self._state_lock:
+            self._next_steps.pop((iteration, key), None)
+        return int(deleted)
+
+    def delete_parameter(self, iteration_id: IdLike, key: str) -> bool:
+        """Delete a parameter of an iteration, so the key can be set again.
+
+        Returns:
+            Whether the parameter existed.
+
+        Raises:
+            NotFound: no such iteration.
+        """
+        iteration = as_uuid("iteration", iteration_id)
+        self.flush()
+        with self.transaction() as conn:
+            self.require_row(conn, m.iteration, "iteration", iteration)
+            deleted = conn.execute(
+                sa.delete(m.parameter).where(
+                    m.parameter.c.iteration_id == iteration, m.parameter.c.key == key
+                )
+            ).rowcount
+        with self._state_lock:
+            self._logged_params.pop((iteration, key), None)
+        return bool(deleted)
+
+    # DearDiary.jl's vocabulary.
+    def create_metric(
+        self, iteration_id: IdLike, key: str, value: float, step: int | None = None
+    ) -> int:
+        """DearDiary.jl's name for :meth:`log_metric`."""
+        return self.log_metric(iteration_id, key, value, step)
+
+    def create_parameter(self, iteration_id: IdLike, key: str, value: Any) -> None:
+        """DearDiary.jl's name for :meth:`log_param`."""
+        self.log_param(iteration_id, key, value)
+
+    def _forget_iterations(self, ids: list[UUID]) -> None:
+        """Drop cached state of deleted iterations."""
+        gone = set(ids)
+        with self._state_lock:
+            self._known_iterations -= gone
+            self._fresh_iterations -= gone
+            for cache in (self._next_steps, self._logged_params):
+                for item in [item for item in cache if item[0] in gone]:
+                    del cache[item]

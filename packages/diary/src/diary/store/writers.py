@@ -1,0 +1,254 @@
+"""Writing a batch of metrics and parameters in one transaction, fast.
+
+Metric points never go row by row through SQLAlchemy (about 5 s per 100,000 points on DuckDB):
+
+* ``arrow`` (DuckDB, pyarrow installed): the columns become an Arrow table that DuckDB inserts
+  with one ``INSERT ... SELECT`` (about 0.05 s per 100,000 points);
+* ``appender`` (DuckDB without pyarrow): DuckDB's Appender (about 0.3 s per 100,000 points,
+  most of it building Python datetimes);
+* ``core`` (every other database): one SQLAlchemy Core ``executemany``, which SQLite and
+  PostgreSQL drivers batch well.
+
+The DuckDB paths go through the raw DuckDB connection inside the SQLAlchemy transaction, so
+the parameters, the points and the checks commit or roll back together. Parameters are few
+and go through SQLAlchemy Core everywhere.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from array import array
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from diary import models as m
+from diary.errors import NotFound, ParameterConflict, StorageError
+from diary.store.buffer import Batch
+
+__all__ = ["MetricWriter", "choose_writer", "write_batch"]
+
+MetricWriter = Literal["auto", "arrow", "appender", "core"]
+_CHUNK = 500
+_ARROW_VIEW = "diary_metric_batch"
+
+
+def choose_writer(requested: MetricWriter, dialect: str) -> MetricWriter:
+    """The concrete metric writer for a database.
+
+    Raises:
+        StorageError: a DuckDB-only writer was requested for another database, or ``arrow``
+            without pyarrow installed.
+    """
+    if requested == "auto":
+        if dialect != "duckdb":
+            return "core"
+        # Look, don't import: pyarrow (and the numpy it loads) costs a CLI call 0.2 s, and it
+        # is imported at the first flush anyway.
+        if importlib.util.find_spec("pyarrow") is None:
+            return "appender"
+        # The Arrow arrays are built from native buffers, which Arrow reads as little-endian.
+        return "arrow" if sys.byteorder == "little" else "appender"
+    if requested in ("arrow", "appender") and dialect != "duckdb":
+        raise StorageError(f"the {requested} metric writer needs DuckDB, not {dialect}")
+    if requested == "arrow":
+        _require_pyarrow()
+    return requested
+
+
+def _require_pyarrow() -> Any:
+    try:
+        import pyarrow
+    except ImportError:
+        raise StorageError(
+            "pyarrow is not installed; install the extra: pip install 'diary[arrow]'"
+        ) from None
+    return pyarrow
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def write_batch(conn: Connection, batch: Batch, writer: MetricWriter) -> StorageError | None:
+    """Write a batch in the caller's transaction.
+
+    Points and parameters of iterations that no longer exist are dropped (the metric table has
+    no foreign key: the application keeps it consistent). A parameter that already has a
+    different value is dropped. Both are reported through the return value, after everything
+    else was written.
+
+    Returns:
+        The first refusal to report, or None.
+    """
+    refused: StorageError | None = None
+    wanted = set(batch.iteration_ids) | {owner for owner, _ in batch.params}
+    existing: set[UUID] = set()
+    for chunk in _chunks(list(wanted)):
+        existing.update(
+            conn.execute(sa.select(m.iteration.c.id).where(m.iteration.c.id.in_(chunk))).scalars()
+        )
+    missing = wanted - existing
+    if missing:
+        batch = _without(batch, missing)
+        refused = NotFound(
+            "iteration",
+            str(sorted(missing, key=str)[0]),
+            message=f"iteration not found: {sorted(missing, key=str)[0]}; "
+            "its buffered metrics and parameters were dropped",
+        )
+    conflict = _write_params(conn, batch)
+    refused = refused or conflict
+    if batch.values:
+        if writer == "arrow":
+            _write_arrow(conn, batch)
+        elif writer == "appender":
+            _write_appender(conn, batch)
+        else:
+            _write_core(conn, batch)
+    return refused
+
+
+def _without(batch: Batch, missing: set[UUID]) -> Batch:
+    kept = Batch(params={k: v for k, v in batch.params.items() if k[0] not in missing})
+    for row in zip(
+        batch.iteration_ids, batch.keys, batch.steps, batch.values, batch.timestamps, strict=True
+    ):
+        if row[0] not in missing:
+            kept.iteration_ids.append(row[0])
+            kept.keys.append(row[1])
+            kept.steps.append(row[2])
+            kept.values.append(row[3])
+            kept.timestamps.append(row[4])
+    return kept
+
+
+def _write_params(conn: Connection, batch: Batch) -> ParameterConflict | None:
+    if not batch.params:
+        return None
+    table = m.parameter
+    stored: dict[tuple[UUID, str], str] = {}
+    items = list(batch.params.items())
+    owners = sorted({owner for owner, _ in batch.params}, key=str)
+    keys = sorted({key for _, key in batch.params})
+    for owner_chunk in _chunks(owners):
+        for key_chunk in _chunks(keys):
+            rows = conn.execute(
+                sa.select(table.c.iteration_id, table.c.key, table.c.value).where(
+                    table.c.iteration_id.in_(owner_chunk), table.c.key.in_(key_chunk)
+                )
+            )
+            stored.update({(row.iteration_id, row.key): row.value for row in rows})
+    conflict: ParameterConflict | None = None
+    new: list[dict[str, Any]] = []
+    for (owner, key), (value, stamp) in items:
+        previous = stored.get((owner, key))
+        if previous is None:
+            new.append(
+                {"iteration_id": owner, "key": key, "value": value, "created_at": _aware(stamp)}
+            )
+        elif previous != value and conflict is None:
+            conflict = ParameterConflict(str(owner), key, previous, value)
+    if new:
+        conn.execute(sa.insert(table), new)
+    return conflict
+
+
+def _aware(stamp: float) -> datetime:
+    return datetime.fromtimestamp(stamp, UTC)
+
+
+def _write_core(conn: Connection, batch: Batch) -> None:
+    rows = [
+        {"iteration_id": i, "key": k, "step": s, "value": v, "timestamp": _aware(t)}
+        for i, k, s, v, t in zip(
+            batch.iteration_ids,
+            batch.keys,
+            batch.steps,
+            batch.values,
+            batch.timestamps,
+            strict=True,
+        )
+    ]
+    conn.execute(sa.insert(m.metric), rows)
+
+
+def _raw(conn: Connection) -> Any:
+    from storage_core.database import raw_duckdb_connection
+
+    return raw_duckdb_connection(conn)
+
+
+def _write_appender(conn: Connection, batch: Batch) -> None:
+    # The Appender takes naive datetimes as TIMESTAMP values; the column holds UTC.
+    from_timestamp = datetime.fromtimestamp
+    stamps = [from_timestamp(t, UTC).replace(tzinfo=None) for t in batch.timestamps]
+    appender = _raw(conn).appender(
+        "metric", columns=["iteration_id", "key", "step", "value", "timestamp"]
+    )
+    appender.append_rows(
+        list(zip(batch.iteration_ids, batch.keys, batch.steps, batch.values, stamps, strict=True))
+    )
+    appender.flush()
+
+
+def _strings(pa: Any, items: Sequence[str]) -> Any:
+    """A small Arrow string array built from buffers (a dictionary's values)."""
+    encoded = [item.encode() for item in items]
+    offsets = array("i", [0])
+    for item in encoded:
+        offsets.append(offsets[-1] + len(item))
+    return pa.Array.from_buffers(
+        pa.string(), len(items), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    )
+
+
+def _dictionary(pa: Any, column: Sequence[Any]) -> Any:
+    """Dictionary-encode a column with few distinct values (iterations, keys)."""
+    codes = {value: index for index, value in enumerate(dict.fromkeys(column))}
+    indices = array("i", [codes[value] for value in column])
+    return pa.DictionaryArray.from_arrays(
+        pa.Array.from_buffers(pa.int32(), len(column), [None, pa.py_buffer(indices)]),
+        _strings(pa, [str(value) for value in codes]),
+    )
+
+
+def _write_arrow(conn: Connection, batch: Batch) -> None:
+    """Insert the points as an Arrow table built straight from buffers.
+
+    ``pyarrow.array()`` on Python lists imports pandas when it is installed (over a second);
+    building the arrays from ``array`` buffers avoids that and any per-value conversion.
+    """
+    pa = _require_pyarrow()
+    count = len(batch.values)
+
+    def numbers(kind: Any, code: str, values: Iterable[Any]) -> Any:
+        return pa.Array.from_buffers(kind, count, [None, pa.py_buffer(array(code, values))])
+
+    table = pa.table(
+        {
+            "iteration_id": _dictionary(pa, batch.iteration_ids),
+            "key": _dictionary(pa, batch.keys),
+            "step": numbers(pa.int64(), "q", batch.steps),
+            "value": numbers(pa.float64(), "d", batch.values),
+            "timestamp": numbers(
+                pa.timestamp("us"), "q", (round(t * 1_000_000) for t in batch.timestamps)
+            ),
+        }
+    )
+    raw = _raw(conn)
+    raw.register(_ARROW_VIEW, table)
+    try:
+        raw.execute(
+            f"INSERT INTO metric (iteration_id, key, step, value, timestamp) "
+            f"SELECT CAST(iteration_id AS UUID), CAST(key AS VARCHAR), step, value, timestamp "
+            f"FROM {_ARROW_VIEW}"
+        )
+    finally:
+        raw.unregister(_ARROW_VIEW)
