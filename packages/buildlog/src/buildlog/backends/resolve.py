@@ -1,0 +1,104 @@
+"""Which backend a project uses: the four cases of the design, in order.
+
+1. The global database exists and the project is registered: SQLiteBackend.
+2. The database exists, the project is not registered: register it, SQLiteBackend; when the
+   project still has un-migrated legacy files, a notice says so.
+3. No database, but the project has legacy files: LegacyBackend (read-only).
+4. Nothing exists: create the database, register the project, SQLiteBackend.
+
+Notices are returned, not printed: the CLI writes them to stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from buildlog.backends.legacy import LegacyBackend
+from buildlog.backends.protocol import StorageBackend
+from buildlog.legacy import LegacyLayout, find_layout
+from buildlog.paths import DatabaseLocation, database_location
+from buildlog.project import ProjectIdentity, identify_project
+
+__all__ = ["Resolution", "resolve_backend"]
+
+logger = logging.getLogger(__name__)
+
+Case = Literal[1, 2, 3, 4]
+
+
+@dataclass
+class Resolution:
+    """The backend chosen for a project, and why.
+
+    Attributes:
+        backend: the backend to use (close it when done).
+        case: which of the four resolution cases applied.
+        identity: the project.
+        location: the global database (which may not exist in case 3).
+        layout: the project's legacy files with pending data, if any.
+        notices: messages for the user (un-migrated files, adoption of the original database).
+    """
+
+    backend: StorageBackend
+    case: Case
+    identity: ProjectIdentity
+    location: DatabaseLocation
+    layout: LegacyLayout | None
+    notices: list[str] = field(default_factory=list)
+
+
+def resolve_backend(
+    project_root: Path | str | None = None,
+    db: str | None = None,
+    *,
+    identity: ProjectIdentity | None = None,
+) -> Resolution:
+    """Choose (and if needed create) the backend for the project at ``project_root``.
+
+    Args:
+        project_root: the project folder (default: the working directory).
+        db: the database path or URL (default: ``BUILDLOG_DB`` / ``BUILDLOG_HOME``).
+        identity: the project's identity, when the caller derived it already.
+
+    Returns:
+        The resolution; its backend is bound to the project.
+
+    Raises:
+        ForeignDatabase: the database file is not a buildlog database.
+        SchemaTooNew: the database was written by a newer buildlog.
+    """
+    identity = identity or identify_project(project_root)
+    location = database_location(db)
+    layout = find_layout(identity.path)
+    if not location.exists() and layout is not None:
+        logger.debug("no database at %s; reading legacy files in %s", location.display(), layout)
+        return Resolution(LegacyBackend(layout, identity), 3, identity, location, layout)
+
+    from buildlog.backends.sql import register_project
+    from buildlog.backends.sqlite import SQLiteBackend
+    from buildlog.db import open_engine
+
+    existed = location.exists()
+    engine, status = open_engine(location)
+    notices: list[str] = []
+    if status.action == "adopted":
+        notices.append(
+            f"adopted the original buildlog database {location.display()} (backup: {status.backup})"
+        )
+    try:
+        is_new = register_project(engine, identity)
+    except BaseException:
+        engine.dispose()
+        raise
+    backend = SQLiteBackend(engine, identity.id)
+    if not existed:
+        return Resolution(backend, 4, identity, location, layout, notices)
+    if is_new and layout is not None:
+        notices.append(
+            f"this project has legacy buildlog files not yet in the database "
+            f"({layout.data_dir}); run 'buildlog migrate' to import them"
+        )
+    return Resolution(backend, 2 if is_new else 1, identity, location, layout, notices)

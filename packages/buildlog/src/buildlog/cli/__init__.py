@@ -1,0 +1,79 @@
+"""The ``buildlog`` command line: a thin Click layer over the :mod:`buildlog` library.
+
+Commands parse arguments, call one library function and print: results on stdout (a table,
+or JSON with ``--json``), notices and errors on stderr. Errors are turned into
+``Error: <one line>`` and exit status 1 in one place, storage-core's ErrorBoundaryGroup.
+SQLAlchemy and alembic are imported inside the commands that need them, so that
+``buildlog --help`` starts instantly.
+"""
+
+from __future__ import annotations
+
+import click
+
+from buildlog import __version__
+from buildlog.cli.admin import db, export_cmd, import_cmd, info, migrate, projects
+from buildlog.cli.common import CliState
+from buildlog.cli.recording import (
+    bandit,
+    experiment,
+    learning,
+    learnings,
+    mistakes,
+    promote,
+    reject,
+    reward,
+    rewards,
+    sessions,
+    skills,
+)
+from storage_core.cli_support import ErrorBoundaryGroup, debug_option
+
+__all__ = ["cli", "main"]
+
+
+@click.group(cls=ErrorBoundaryGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="buildlog")
+@click.option(
+    "--project-root",
+    type=click.Path(file_okay=False, path_type=str),
+    help="Project whose records to use [default: the current directory].",
+)
+@click.option(
+    "--db",
+    "db",
+    envvar="BUILDLOG_DB",
+    help="Database file or SQLAlchemy URL [env: BUILDLOG_DB; default: ~/.buildlog/buildlog.db].",
+)
+@debug_option
+@click.pass_context
+def cli(ctx: click.Context, project_root: str | None, db: str | None) -> None:
+    """A global store for what coding agents learned, per project."""
+    ctx.obj = CliState(project_root=project_root, db=db)
+
+
+for _command in (
+    info,
+    projects,
+    migrate,
+    export_cmd,
+    import_cmd,
+    db,
+    reward,
+    rewards,
+    experiment,
+    sessions,
+    mistakes,
+    learning,
+    learnings,
+    promote,
+    reject,
+    skills,
+    bandit,
+):
+    cli.add_command(_command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="buildlog")

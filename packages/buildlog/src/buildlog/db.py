@@ -1,0 +1,204 @@
+"""Opening the global database: permissions, first-use schema upgrades, adoption.
+
+:func:`open_engine` is the only way the package opens its database. On first use it creates
+the folder (``0700``) and the file (``0600``), then lets storage-core's
+:func:`~storage_core.schema.ensure_schema` create or upgrade the schema under a file lock.
+
+A database written by the original buildlog (a ``schema_version`` table at versions 1 to 7,
+no alembic table) is adopted in place: backed up next to itself, completed to version 7 and
+extended with this package's additions, nothing dropped. Anything else that is not ours,
+including an original database at a version above 7, is refused with a clear error before
+this package writes a single byte to it (even switching the journal mode would be a write,
+so the check runs on a read-only connection first).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from buildlog.paths import FILE_MODE, DatabaseLocation, ensure_private_dir
+from buildlog.schema_v7 import LATER_COLUMNS, ORIGINAL_VERSION
+from storage_core.errors import ForeignDatabase
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+    from storage_core.schema import SchemaEnvironment, SchemaStatus
+
+__all__ = [
+    "ADOPTED_REVISION",
+    "VERSION_TABLE",
+    "inspect_original",
+    "open_engine",
+    "schema_environment",
+]
+
+VERSION_TABLE = "buildlog_alembic_version"
+# The revision adoption stamps: "a database written by the original tool" (see versions/).
+ADOPTED_REVISION = "0001"
+
+Query = Callable[[str], Sequence[Sequence[Any]]]
+
+
+def schema_environment() -> SchemaEnvironment:
+    """buildlog's alembic environment (scripts shipped in ``buildlog/migrations``)."""
+    from storage_core.schema import SchemaEnvironment
+
+    return SchemaEnvironment("buildlog", "buildlog:migrations", VERSION_TABLE)
+
+
+def _original_columns() -> dict[str, set[str]]:
+    from buildlog.schema_v7 import build_original_metadata
+
+    return {
+        table.name: {c.name for c in table.columns if (table.name, c.name) not in LATER_COLUMNS}
+        for table in build_original_metadata().sorted_tables
+    }
+
+
+def inspect_original(query: Query, where: str) -> int | None:
+    """Recognise a database written by the original buildlog.
+
+    Args:
+        query: runs one read-only SQL statement and returns its rows.
+        where: the database path, for messages.
+
+    Returns:
+        The original's schema version (1 to 7), or None when there is no ``schema_version``
+        table (not the original's database).
+
+    Raises:
+        ForeignDatabase: a ``schema_version`` above 7 (a newer original wrote it) or below 1,
+            or a table of the original without one of its version-1 columns.
+    """
+    tables = {row[0] for row in query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "schema_version" not in tables:
+        return None
+    version = query("SELECT MAX(version) FROM schema_version")[0][0]
+    if not isinstance(version, int) or not 1 <= version <= ORIGINAL_VERSION:
+        raise ForeignDatabase(
+            where,
+            f"buildlog database at schema version {version}",
+            f"one at version 1 to {ORIGINAL_VERSION}",
+            hint="a newer buildlog wrote it; it was left untouched "
+            "(use another database with --db or BUILDLOG_DB)",
+        )
+    for table, required in _original_columns().items():
+        if table not in tables:
+            continue
+        present = {row[1] for row in query(f'PRAGMA table_info("{table}")')}
+        missing = sorted(required - present)
+        if missing:
+            raise ForeignDatabase(
+                where,
+                f"database with an unknown layout (table {table} has no column {missing[0]})",
+                "a buildlog database",
+                hint="it was left untouched",
+            )
+    return version
+
+
+def _preflight(location: DatabaseLocation) -> int | None:
+    """Refuse a foreign SQLite file before our engine (WAL, schema) changes anything in it.
+
+    Returns:
+        The original tool's schema version when the file is its (not yet adopted) database.
+    """
+    from storage_core.database import FileKind, detect_file_kind
+
+    path = location.path
+    if path is None or detect_file_kind(path) is not FileKind.SQLITE:
+        return None  # missing/empty files are created; the engine refuses non-SQLite files
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+
+        def query(sql: str) -> list[Any]:
+            return conn.execute(sql).fetchall()
+
+        tables = {row[0] for row in query("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables or VERSION_TABLE in tables:
+            return None
+        version = inspect_original(query, str(path))
+        if version is None:
+            listed = ", ".join(sorted(tables)[:5])
+            raise ForeignDatabase(
+                str(path),
+                f"database with other tables ({listed}) and no {VERSION_TABLE} table",
+                "a buildlog database",
+                hint="it was left untouched (use another database with --db or BUILDLOG_DB)",
+            )
+        return version
+    finally:
+        conn.close()
+
+
+def _adopt(conn: Connection) -> str | None:
+    """ensure_schema's hook: the revision to stamp on an original buildlog database."""
+    where = str(conn.engine.url.database)
+
+    def query(sql: str) -> Sequence[Sequence[Any]]:
+        return conn.exec_driver_sql(sql).fetchall()
+
+    return ADOPTED_REVISION if inspect_original(query, where) is not None else None
+
+
+def open_engine(
+    location: DatabaseLocation, *, auto_upgrade: bool = True
+) -> tuple[Engine, SchemaStatus]:
+    """Open (creating or upgrading on first use) the database at ``location``.
+
+    Args:
+        location: which database.
+        auto_upgrade: upgrade an older schema (after a backup); when false an older schema
+            raises :class:`~storage_core.errors.SchemaOutOfDate`.
+
+    Returns:
+        The engine and what the schema check did (``created``, ``upgraded``, ``adopted`` with
+        the backup path, or ``none``).
+
+    Raises:
+        ForeignDatabase: the file is not a buildlog database (see the module docstring).
+        SchemaTooNew: the database was upgraded by a newer buildlog.
+    """
+    from storage_core.database import create_engine_for
+    from storage_core.schema import ensure_schema
+
+    kwargs: dict[str, Any] = {}
+    if location.path is not None:
+        ensure_private_dir(location.path.parent)
+        _preflight(location)
+        kwargs = {"create_dirs": True, "file_mode": FILE_MODE}
+    engine = create_engine_for(location.url, **kwargs)
+    try:
+        status = ensure_schema(
+            engine, schema_environment(), auto_upgrade=auto_upgrade, adopt=_adopt
+        )
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine, status
+
+
+def check_engine(location: DatabaseLocation) -> tuple[Engine, SchemaStatus]:
+    """Open the database without changing it and report its schema state (``db check``).
+
+    Raises:
+        SchemaOutOfDate: behind head or empty.
+        SchemaTooNew: a revision this code does not know.
+        ForeignDatabase: not a buildlog database.
+    """
+    from storage_core.database import create_engine_for
+    from storage_core.errors import SchemaOutOfDate
+    from storage_core.schema import check, head_revision
+
+    if _preflight(location) is not None:
+        # The original tool's database: adopted on first use or by 'db upgrade'.
+        raise SchemaOutOfDate(location.display(), None, head_revision(schema_environment()))
+    engine = create_engine_for(location.url)
+    try:
+        return engine, check(engine, schema_environment())
+    except BaseException:
+        engine.dispose()
+        raise

@@ -1,0 +1,100 @@
+"""buildlog's own errors, all under storage-core's :class:`~storage_core.errors.StorageError`.
+
+The CLI's single error boundary turns any of them into ``Error: <one line>`` and exit 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from storage_core.errors import StorageError
+
+__all__ = [
+    "ExportError",
+    "InvalidRecord",
+    "MigrationIncomplete",
+    "ReadOnlyBackend",
+    "UnknownTable",
+]
+
+
+class ReadOnlyBackend(StorageError):
+    """A write was attempted on the legacy files, which buildlog only reads.
+
+    Attributes:
+        data_dir: the legacy ``.buildlog`` folder.
+        operation: what was attempted.
+    """
+
+    def __init__(self, data_dir: Path, operation: str) -> None:
+        self.data_dir = data_dir
+        self.operation = operation
+        super().__init__(
+            f"cannot {operation}: this project still uses the read-only legacy files in "
+            f"{data_dir}; run 'buildlog migrate' to move them into the database"
+        )
+
+
+class UnknownTable(StorageError, ValueError):
+    """A table name given to export is not one of the exportable tables.
+
+    Attributes:
+        name: the name given.
+        valid: the valid names.
+    """
+
+    def __init__(self, name: str, valid: Sequence[str]) -> None:
+        self.name = name
+        self.valid = tuple(valid)
+        super().__init__(f"unknown table {name!r}; valid tables: {', '.join(valid)}")
+
+
+class InvalidRecord(StorageError, ValueError):
+    """A record given to the library (or found in an import) is invalid.
+
+    Attributes:
+        where: where the record came from (``file:line`` or a command).
+        reason: what is wrong.
+    """
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(f"{where}: {reason}")
+
+
+class ExportError(StorageError):
+    """An export folder cannot be written, or an import folder is not a valid export.
+
+    Attributes:
+        path: the folder or file concerned.
+        reason: what is wrong.
+    """
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class MigrationIncomplete(StorageError):
+    """``buildlog migrate`` left files behind: malformed lines to fix, or failed files.
+
+    Attributes:
+        issues: the malformed lines (``file:line: reason``).
+        failed: the files that failed as a whole.
+    """
+
+    def __init__(self, issues: Sequence[str], failed: Sequence[str]) -> None:
+        self.issues = tuple(issues)
+        self.failed = tuple(failed)
+        parts = []
+        if issues:
+            parts.append(f"{len(issues)} malformed line{'s' if len(issues) != 1 else ''} skipped")
+        if failed:
+            parts.append(f"{len(failed)} file{'s' if len(failed) != 1 else ''} failed")
+        super().__init__(
+            f"migration incomplete: {', '.join(parts)}; the files were kept, fix them and "
+            "run 'buildlog migrate' again"
+        )

@@ -1,0 +1,1 @@
+"""buildlog's alembic environment (``buildlog:migrations``): env.py and versions/."""

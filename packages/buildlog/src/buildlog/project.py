@@ -1,0 +1,167 @@
+"""Project identity: the 12-hex id that isolates one project's rows in the shared database.
+
+The id is the first 12 hex characters of SHA-256 of the ``origin`` remote URL as
+``git remote get-url origin`` prints it, so every clone of a repository shares its records
+and ids match those the original buildlog computed. One deliberate difference: credentials
+embedded in an ``http(s)`` URL (``https://user:token@host/...``) are removed first, so that
+rotating a token does not orphan a project's history. Without git, a repository or an origin,
+the id is derived the same way from the resolved absolute project path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = [
+    "ID_LENGTH",
+    "IdSource",
+    "ProjectIdentity",
+    "identify_project",
+    "origin_url",
+    "project_id_from_path",
+    "project_id_from_remote",
+    "strip_credentials",
+]
+
+ID_LENGTH = 12
+GIT_TIMEOUT = 5.0
+
+IdSource = Literal["git-remote", "path"]
+
+# Schemes whose userinfo is a secret (user name + password or token). For ssh-like schemes
+# the user name ("git") is part of the address and is kept; only a password is removed.
+_SECRET_USERINFO_SCHEMES = frozenset({"http", "https", "ftp", "ftps"})
+
+
+@dataclass(frozen=True)
+class ProjectIdentity:
+    """Who a project is, as derived from its folder.
+
+    Attributes:
+        id: the 12-hex project id.
+        name: the project folder's name.
+        path: the resolved absolute project root.
+        source: ``"git-remote"`` when the id comes from the origin URL, else ``"path"``.
+    """
+
+    id: str
+    name: str
+    path: Path
+    source: IdSource
+
+
+def _short_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:ID_LENGTH]
+
+
+def strip_credentials(url: str) -> str:
+    """Remove credentials embedded in a remote URL.
+
+    ``https://user:token@host/repo`` and ``https://token@host/repo`` become
+    ``https://host/repo``; ``ssh://git:secret@host/repo`` becomes ``ssh://git@host/repo``.
+    scp-like addresses (``git@github.com:acme/widgets.git``) and URLs without userinfo are
+    returned unchanged, so their ids stay compatible with the original tool.
+
+    Args:
+        url: the remote URL, surrounding whitespace already stripped.
+
+    Returns:
+        The URL without secrets.
+    """
+    if "://" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        # A malformed URL (an unbalanced IPv6 bracket, ...) is hashed as given.
+        return url
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    if parts.scheme.lower() in _SECRET_USERINFO_SCHEMES:
+        netloc = hostport
+    else:
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}@{hostport}" if user else hostport
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def project_id_from_remote(url: str) -> str:
+    """The project id for an origin URL (whitespace stripped, credentials removed).
+
+    Args:
+        url: the URL as ``git remote get-url origin`` prints it.
+
+    Returns:
+        12 lower-case hex characters.
+    """
+    return _short_sha256(strip_credentials(url.strip()))
+
+
+def project_id_from_path(path: Path | str) -> str:
+    """The fallback project id: SHA-256 of the resolved absolute path string.
+
+    Args:
+        path: the project root; it is resolved first.
+
+    Returns:
+        12 lower-case hex characters.
+    """
+    return _short_sha256(str(Path(path).resolve()))
+
+
+def origin_url(root: Path, *, git: str = "git", timeout: float = GIT_TIMEOUT) -> str | None:
+    """The ``origin`` URL of the repository containing ``root``, or None.
+
+    None means: git is not installed, ``root`` is not in a repository, the repository has no
+    ``origin``, the command printed nothing, or it took longer than ``timeout`` seconds.
+
+    Args:
+        root: the project root.
+        git: the git executable.
+        timeout: seconds to wait for git.
+    """
+    try:
+        completed = subprocess.run(
+            [git, "-C", str(root), "remote", "get-url", "origin"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+    url = completed.stdout.strip()
+    if completed.returncode != 0 or not url:
+        return None
+    return url
+
+
+def identify_project(
+    root: Path | str | None = None, *, git: str = "git", timeout: float = GIT_TIMEOUT
+) -> ProjectIdentity:
+    """Derive the identity of the project at ``root`` (default: the working directory).
+
+    Args:
+        root: the project root.
+        git: the git executable (tests pass a missing one to force the path fallback).
+        timeout: seconds to wait for git.
+
+    Returns:
+        The identity; ``source`` says which rule produced the id.
+    """
+    resolved = Path(root if root is not None else ".").expanduser().resolve()
+    url = origin_url(resolved, git=git, timeout=timeout)
+    if url is not None:
+        return ProjectIdentity(
+            id=project_id_from_remote(url), name=resolved.name, path=resolved, source="git-remote"
+        )
+    return ProjectIdentity(
+        id=project_id_from_path(resolved), name=resolved.name, path=resolved, source="path"
+    )

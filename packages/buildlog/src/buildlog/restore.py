@@ -1,0 +1,213 @@
+"""``buildlog import DIR``: restore an export into the database, idempotently.
+
+The manifest's SHA-256 of every file is verified before anything is written, so a truncated
+or edited export is refused as a whole. Rows are then inserted in batches, one transaction
+per table, skipping those whose key exists already: importing twice changes nothing, and
+export, import into an empty database, export again gives identical table files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from buildlog.errors import ExportError, InvalidRecord
+from buildlog.export import BATCH, MANIFEST, TABLES, TableSpec, table_spec
+from buildlog.records import RecordError, parse_record
+from storage_core.errors import IntegrityError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["ImportResult", "import_bundle", "read_manifest"]
+
+_HASH_CHUNK = 1 << 20
+
+
+@dataclass
+class ImportResult:
+    """What :func:`import_bundle` did.
+
+    Attributes:
+        folder: the export folder.
+        added: rows inserted, by table.
+        skipped: rows already present, by table.
+        projects: project ids the rows belong to.
+    """
+
+    folder: Path
+    added: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    projects: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "folder": str(self.folder),
+            "added": dict(self.added),
+            "skipped": dict(self.skipped),
+            "projects": list(self.projects),
+        }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """Read and verify an export's manifest: tables known, files present, hashes equal.
+
+    Raises:
+        ExportError: no readable manifest, or a file it lists is missing.
+        UnknownTable: the manifest names a table this version does not know.
+        IntegrityError: a file's SHA-256 differs from the manifest's.
+    """
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ExportError(folder, f"no {MANIFEST}; not a buildlog export") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ExportError(path, f"unreadable manifest ({err})") from err
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("tables"), dict):
+        raise ExportError(path, "not a buildlog export manifest (no 'tables' object)")
+    hashes = manifest.get("sha256")
+    if not isinstance(hashes, dict):
+        raise ExportError(path, "the manifest has no 'sha256' checksums; cannot verify the export")
+    for name in manifest["tables"]:
+        spec = table_spec(name)
+        if spec.filename not in hashes:
+            raise ExportError(path, f"no checksum for {spec.filename}")
+    for filename, expected in hashes.items():
+        file = folder / filename
+        if not file.is_file():
+            raise ExportError(file, "listed in the manifest but missing")
+        actual = _sha256(file)
+        if actual != expected:
+            raise IntegrityError(str(file), expected, actual)
+    return manifest
+
+
+def _records(path: Path, spec: TableSpec, default_project: str | None) -> Iterator[dict[str, Any]]:
+    """Database rows from one export file, validated line by line."""
+    from buildlog.backends.rows import to_row
+    from buildlog.identifiers import format_timestamp
+
+    now = format_timestamp()
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                data = json.loads(raw.decode("utf-8"))
+                if not isinstance(data, dict):
+                    raise RecordError("expected a JSON object")
+                record = parse_record(spec.record, data)
+            except (UnicodeDecodeError, json.JSONDecodeError, RecordError) as err:
+                raise InvalidRecord(where, str(err)) from err
+            project_id = data.get("project_id", default_project)
+            if not isinstance(project_id, str):
+                raise InvalidRecord(where, "no project_id in the row or the manifest")
+            row = to_row(record, project_id=project_id)
+            # Exports of the original tool have no decision time; NOT NULL columns need one.
+            for column in ("decided_at", "updated_at"):
+                if column in row and row[column] is None:
+                    row[column] = now
+            yield row
+
+
+def _register(conn: Connection, manifest: dict[str, Any], project_ids: set[str]) -> None:
+    """Make sure every project the rows belong to is registered (foreign keys need it)."""
+    import sqlalchemy as sa
+
+    from buildlog.identifiers import format_timestamp
+    from buildlog.models import projects
+
+    described = {p.get("id"): p for p in manifest.get("projects") or [] if isinstance(p, dict)}
+    now = format_timestamp()
+    for project_id in sorted(project_ids):
+        if conn.execute(sa.select(projects.c.id).where(projects.c.id == project_id)).first():
+            continue
+        info = described.get(project_id, {})
+        path = str(info.get("path") or f"[imported {project_id}]")
+        if conn.execute(sa.select(projects.c.id).where(projects.c.path == path)).first():
+            # The path is another project's now; keep that one and mark this one.
+            path = f"{path} [imported {project_id}]"
+        conn.execute(
+            projects.insert().values(
+                id=project_id,
+                name=str(info.get("name") or project_id),
+                path=path,
+                id_source=info.get("id_source"),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+
+def _batches(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def import_bundle(engine: Engine, folder: Path) -> ImportResult:
+    """Restore the export in ``folder`` (see the module docstring).
+
+    Args:
+        engine: the database (at the schema head).
+        folder: an export folder with ``manifest.json``.
+
+    Returns:
+        Rows added and skipped per table.
+
+    Raises:
+        ExportError: not an export, or a listed file is missing.
+        IntegrityError: a file does not match its checksum.
+        UnknownTable: the export holds a table this version does not know.
+        InvalidRecord: a row is not valid (the table's transaction is rolled back).
+    """
+    import sqlalchemy as sa
+
+    from buildlog.backends.sql import insert_ignore
+    from buildlog.models import metadata
+
+    manifest = read_manifest(folder)
+    default_project = manifest.get("project_id")
+    names = [name for name in TABLES if name in manifest["tables"]]
+    result = ImportResult(folder)
+    # First pass: which projects the rows belong to (a cheap scan; rows are not kept).
+    owners: set[str] = set()
+    for name in names:
+        spec = table_spec(name)
+        owners.update(
+            row["project_id"] for row in _records(folder / spec.filename, spec, default_project)
+        )
+    with engine.begin() as conn:
+        _register(conn, manifest, owners)
+    for name in names:
+        spec = table_spec(name)
+        table: sa.Table = metadata.tables[spec.table]
+        added = total = 0
+        with engine.begin() as conn:
+            for batch in _batches(_records(folder / spec.filename, spec, default_project)):
+                added += insert_ignore(conn, table, batch)
+                total += len(batch)
+        result.added[name] = added
+        result.skipped[name] = total - added
+    result.projects = sorted(owners)
+    return result

@@ -1,0 +1,190 @@
+"""The buildlog command line through CliRunner: output, --json, exact errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import blsamples
+import pytest
+from click.testing import CliRunner, Result
+
+from buildlog.cli import cli
+
+
+def run(project: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--project-root", str(project), *args], prog_name="buildlog")
+
+
+def ok(project: Path, *args: str) -> Result:
+    result = run(project, *args)
+    assert result.exit_code == 0, (result.output, result.stderr)
+    return result
+
+
+def test_recording_flow(project: Path) -> None:
+    ok(project, "promote", "arch-b0fcb62a1e", "wf-29c1110c75")
+    started = json.loads(
+        ok(project, "experiment", "start", "--error-class", "missing_test", "--json").stdout
+    )
+    assert started["selected_rules"] == ["arch-b0fcb62a1e", "wf-29c1110c75"]
+    again = run(project, "experiment", "start")
+    assert again.exit_code == 1
+    assert again.stderr == (
+        f"Error: an experiment is already running ({started['id']}); end it with "
+        "'buildlog experiment end' first\n"
+    )
+    reward = json.loads(ok(project, "reward", "revision", "--distance", "0.3", "--json").stdout)
+    assert reward["reward_value"] == pytest.approx(0.7)
+    assert reward["session_id"] == started["id"]
+    mistake = json.loads(
+        ok(
+            project,
+            "experiment",
+            "log-mistake",
+            "--error-class",
+            "missing_test",
+            "--description",
+            "Forgot tests for empty-input branch",
+            "--json",
+        ).stdout
+    )
+    assert mistake["semantic_hash"] == "05665d9e4e4cc3c0"
+    assert mistake["was_repeat"] is False
+    ended = ok(project, "experiment", "end", "--entry-file", "2026-02-05-auth.md", "--json")
+    assert json.loads(ended.stdout)["entry_file"] == "2026-02-05-auth.md"
+    assert ended.stderr == ""
+    assert len(json.loads(ok(project, "sessions", "--json").stdout)) == 1
+    arms = json.loads(ok(project, "bandit", "show", "--json").stdout)
+    # 0.7 from the reward, then 0.0 from the mistake, on both selected rules.
+    assert [(a["rule_id"], a["alpha"], a["beta"]) for a in arms] == [
+        ("arch-b0fcb62a1e", pytest.approx(1.7), pytest.approx(2.3)),
+        ("wf-29c1110c75", pytest.approx(1.7), pytest.approx(2.3)),
+    ]
+    table = ok(project, "rewards").stdout.splitlines()
+    assert table[0].split() == [
+        "ID",
+        "TIMESTAMP",
+        "OUTCOME",
+        "REWARD_VALUE",
+        "SESSION_ID",
+        "RULES_ACTIVE",
+    ]
+    assert table[1].endswith("arch-b0fcb62a1e, wf-29c1110c75")
+
+
+def test_session_without_reward_gets_an_automatic_one(project: Path) -> None:
+    ok(project, "experiment", "start")
+    ended = ok(project, "experiment", "end")
+    assert ended.stderr.startswith("buildlog: no reward in this session; logged rew-")
+    (auto,) = json.loads(ok(project, "rewards", "--json").stdout)
+    assert (auto["outcome"], auto["reward_value"], auto["source"]) == (
+        "revision",
+        0.5,
+        "auto:end_session",
+    )
+
+
+def test_errors_are_one_line(project: Path) -> None:
+    result = run(project, "experiment", "end")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "Error: no experiment is running; start one with 'buildlog experiment start'\n",
+    )
+    result = run(project, "export", "--tables", "rewards,skills")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "Error: unknown table 'skills'; valid tables: rewards, sessions, mistakes, "
+        "bandit_state, learnings, skill_decisions\n",
+    )
+    result = run(project, "export", "--project", "000000000000")
+    assert (result.exit_code, result.stderr) == (1, "Error: project not found: 000000000000\n")
+
+
+def test_learning_reinforcement_and_skills(project: Path) -> None:
+    args = ("learning", "add", "--rule", "Write the failing test before the fix")
+    args += ("--category", "workflow", "--severity", "major", "--source", "review:pr-1")
+    first = ok(project, *args)
+    assert first.stderr == "buildlog: added wf-29c1110c75\n"
+    second = ok(project, *args)
+    assert second.stderr == "buildlog: reinforced wf-29c1110c75\n"
+    (learning,) = json.loads(ok(project, "learnings", "--json").stdout)
+    assert learning["reinforcement_count"] == 2
+    ok(project, "promote", "a", "b")
+    rejected = ok(project, "reject", "a")
+    assert rejected.stderr == "buildlog: 1 of 1 skills rejected\n"
+    skills = json.loads(ok(project, "skills", "--json").stdout)
+    assert [(s["skill_id"], s["decision"]) for s in skills] == [
+        ("a", "rejected"),
+        ("b", "promoted"),
+    ]
+
+
+def test_legacy_backend_is_read_only(project: Path, isolated_home: Path) -> None:
+    data = blsamples.write_legacy(project)
+    with (data / "sessions.jsonl").open("a") as handle:
+        handle.write("not json\n")
+    info = json.loads(ok(project, "info", "--json").stdout)
+    assert (info["backend"], info["resolution_case"], info["database_exists"]) == (
+        "legacy",
+        3,
+        False,
+    )
+    assert info["counts"]["rewards"] == 3
+    assert info["legacy_malformed_lines"] == [
+        f"{(data / 'sessions.jsonl').resolve()}:3: invalid JSON: Expecting value (column 1)"
+    ]
+    assert len(json.loads(ok(project, "rewards", "--json").stdout)) == 3
+    result = run(project, "reward", "accepted")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: cannot record rewards: this project still uses the read-only legacy files in "
+        f"{data.resolve()}; run 'buildlog migrate' to move them into the database\n"
+    )
+    assert not isolated_home.exists()
+
+
+def test_migrate_reports_and_exit_status(project: Path) -> None:
+    data = blsamples.write_legacy(project)
+    (data / "notes.txt").write_text("x")
+    dry = ok(project, "migrate", "--dry-run")
+    assert f"{(data / 'reward_events.jsonl').resolve()}: would import 3 records" in dry.stdout
+    with (data / "mistakes.jsonl").open("a") as handle:
+        handle.write('{"id": 1}\n')
+    result = run(project, "migrate")
+    assert result.exit_code == 1
+    assert f"{(data / 'notes.txt').resolve()}: not a buildlog file, left alone" in result.stdout
+    assert result.stderr.splitlines() == [
+        f"buildlog: {(data / 'mistakes.jsonl').resolve()}:3: "
+        "field 'id' must be a string, got number",
+        "Error: migration incomplete: 1 malformed line skipped; the files were kept, fix them "
+        "and run 'buildlog migrate' again",
+    ]
+    (data / "mistakes.jsonl").write_text(blsamples.jsonl(blsamples.MISTAKES))
+    fixed = json.loads(ok(project, "migrate", "--json").stdout)
+    assert [(f["status"], f["added"], f["unchanged"]) for f in fixed["files"]] == [
+        ("migrated", 0, 2)
+    ]
+    nothing = ok(project, "migrate")
+    assert nothing.stdout == "nothing to migrate: no legacy files pending\n"
+
+
+def test_export_import_and_db_commands(project: Path, tmp_path: Path) -> None:
+    ok(project, "reward", "accepted")
+    out = tmp_path / "export"
+    exported = json.loads(ok(project, "export", "-o", str(out), "--json").stdout)
+    assert exported["tables"]["rewards"] == 1
+    assert exported["schema_revision"] == "0003"
+    other = tmp_path / "other.db"
+    imported = CliRunner().invoke(
+        cli, ["--db", str(other), "--project-root", str(project), "import", str(out), "--json"]
+    )
+    assert imported.exit_code == 0, imported.stderr
+    assert json.loads(imported.stdout)["added"]["rewards"] == 1
+    assert ok(project, "db", "check").stdout == "ok: at revision 0003\n"
+    assert ok(project, "db", "current").stdout == "0003 (head)\n"
+    absent = run(project, "--db", str(tmp_path / "none.db"), "db", "check")
+    assert (absent.exit_code, absent.stderr) == (
+        1,
+        f"Error: database not found: {tmp_path / 'none.db'}\n",
+    )

@@ -1,0 +1,240 @@
+"""Export bundles, the rules join, and restoring them with import."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import blsamples
+import pytest
+
+from buildlog.backends.resolve import resolve_backend
+from buildlog.backends.sqlite import SQLiteBackend
+from buildlog.db import open_engine
+from buildlog.errors import ExportError, UnknownTable
+from buildlog.export import TABLES, export_bundle, parse_tables
+from buildlog.migrate import migrate_legacy
+from buildlog.paths import database_location
+from buildlog.restore import import_bundle
+from storage_core.errors import IntegrityError
+
+SEED = """persona: test_persona
+version: 1
+rules:
+  - rule: "Always validate input"
+    category: security
+    context: "Request handlers"
+    tags: [validation]
+    provenance: {source_id: q-001, source_domain: qortex, graph_version: "2", confidence: 0.9}
+  - rule: "Keep modules small"
+    category: architectural
+    provenance: {id: up-7, domain: design, source_confidence: 0.4}
+"""
+
+
+@pytest.fixture
+def migrated(project: Path) -> Path:
+    """A project whose sample legacy data is in the database; returns the project root."""
+    blsamples.write_legacy(project)
+    migrate_legacy(project)
+    return project
+
+
+def _backend(root: Path) -> SQLiteBackend:
+    backend = resolve_backend(root).backend
+    assert isinstance(backend, SQLiteBackend)
+    return backend
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_export_shapes_and_manifest(migrated: Path, tmp_path: Path) -> None:
+    seeds = migrated / ".buildlog" / "seeds"
+    seeds.mkdir()
+    (seeds / "test.yaml").write_text(SEED)
+    (seeds / "broken.yaml").write_text("rules: [1, 2]\n")
+    backend = _backend(migrated)
+    out = tmp_path / "out"
+    try:
+        result = export_bundle(
+            backend.engine, out, project_id=backend.project_id, project_root=migrated
+        )
+    finally:
+        backend.close()
+    assert result.warnings == [
+        f"{seeds / 'broken.yaml'}: 'rules' must be a list of mappings, each with a 'rule' string"
+    ]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["tables"] == {
+        "rewards": 3,
+        "sessions": 2,
+        "mistakes": 2,
+        "bandit_state": 2,
+        "learnings": 2,
+        "skill_decisions": 4,
+    }
+    assert manifest["project_id"] == backend.project_id
+    assert (manifest["tool"], manifest["schema_revision"]) == ("buildlog", None)
+    for name, digest in manifest["sha256"].items():
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
+    rewards = _lines(out / "rewards.jsonl")
+    assert rewards[2] == {
+        "id": "rew-0000000001",
+        "timestamp": "2026-02-06T09:00:00+00:00",
+        "outcome": "rejected",
+        "reward_value": 0.0,
+        "rules_active": [],
+        "revision_distance": None,
+        "error_class": None,
+        "notes": None,
+        "source": "manual",
+        "session_id": None,
+    }
+    mistakes = _lines(out / "mistakes.jsonl")
+    assert mistakes[1]["related_concepts"] == ["sql", "injection"]
+    assert mistakes[1]["was_repeat"] is True
+    assert _lines(out / "bandit_state.jsonl")[0] == {
+        "context": "general",
+        "rule_id": "security_karen:3b1f0a9c",
+        "alpha": 3.0,
+        "beta": 1.0,
+        "mean": 0.75,
+        "is_seed": True,
+        "updated_at": "2026-02-14T10:15:00.100000+00:00",
+    }
+    learning = _lines(out / "learnings.jsonl")[0]
+    assert learning["key"] == learning["id"] == "secu-c9a6113da5"
+    assert _lines(out / "skill_decisions.jsonl")[0] == {
+        "skill_id": "arch-b0fcb62a1e",
+        "decision": "promoted",
+        "decided_at": "2026-01-16T14:59:56.452983",
+        "metadata": "2026-01-16T14:59:56.452983",
+    }
+    assert _lines(out / "rules.jsonl") == [
+        {
+            "buildlog_id": "sk-850b50c8c3",
+            "rule": "Always validate input",
+            "category": "security",
+            "confidence": "high",
+            "persona": "test_persona",
+            "source_id": "q-001",
+            "source_domain": "qortex",
+            "graph_version": "2",
+            "source_confidence": 0.9,
+        },
+        {
+            "buildlog_id": "arch-" + hashlib.sha256(b"keep modules small").hexdigest()[:10],
+            "rule": "Keep modules small",
+            "category": "architectural",
+            "confidence": "high",
+            "persona": "test_persona",
+            "source_confidence": 0.4,
+            "id": "up-7",
+            "domain": "design",
+        },
+    ]
+
+
+def test_round_trip_gives_identical_files(migrated: Path, tmp_path: Path) -> None:
+    backend = _backend(migrated)
+    first = tmp_path / "first"
+    try:
+        export_bundle(backend.engine, first, project_id=backend.project_id)
+    finally:
+        backend.close()
+    engine, _ = open_engine(database_location(str(tmp_path / "empty.db")))
+    try:
+        imported = import_bundle(engine, first)
+        assert imported.added == {
+            "rewards": 3,
+            "sessions": 2,
+            "mistakes": 2,
+            "bandit_state": 2,
+            "learnings": 2,
+            "skill_decisions": 4,
+        }
+        again = import_bundle(engine, first)
+        assert set(again.added.values()) == {0}
+        second = tmp_path / "second"
+        export_bundle(engine, second, project_id=backend.project_id)
+    finally:
+        engine.dispose()
+    for name in TABLES:
+        assert (second / f"{name}.jsonl").read_bytes() == (first / f"{name}.jsonl").read_bytes()
+
+
+def test_all_projects_export_carries_project_ids(tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    for root in (one, two):
+        blsamples.write_legacy(root)
+        migrate_legacy(root)
+    backend = _backend(one)
+    try:
+        export_bundle(backend.engine, tmp_path / "all", project_id=None)
+        only = export_bundle(backend.engine, tmp_path / "one-only", project_id=backend.project_id)
+    finally:
+        backend.close()
+    rows = _lines(tmp_path / "all" / "rewards.jsonl")
+    assert len(rows) == 6
+    assert len({row["project_id"] for row in rows}) == 2
+    assert only.manifest["tables"]["rewards"] == 3
+    engine, _ = open_engine(database_location(str(tmp_path / "restored.db")))
+    try:
+        result = import_bundle(engine, tmp_path / "all")
+        assert len(result.projects) == 2
+        assert result.added["rewards"] == 6
+    finally:
+        engine.dispose()
+
+
+def test_import_refuses_a_tampered_export(migrated: Path, tmp_path: Path) -> None:
+    backend = _backend(migrated)
+    out = tmp_path / "out"
+    try:
+        export_bundle(backend.engine, out, project_id=backend.project_id)
+        with (out / "rewards.jsonl").open("a") as handle:
+            handle.write("{}\n")
+        with pytest.raises(IntegrityError) as info:
+            import_bundle(backend.engine, out)
+        assert str(info.value).startswith(f"sha256 mismatch for {out / 'rewards.jsonl'}: expected ")
+        (out / "manifest.json").unlink()
+        with pytest.raises(ExportError) as missing:
+            import_bundle(backend.engine, out)
+        assert str(missing.value) == f"{out}: no manifest.json; not a buildlog export"
+    finally:
+        backend.close()
+
+
+def test_unknown_table_names() -> None:
+    assert parse_tables("rewards, bandit_state,rewards") == ["rewards", "bandit_state"]
+    assert parse_tables(None) == list(TABLES)
+    with pytest.raises(UnknownTable) as info:
+        parse_tables("rewards,skills")
+    assert str(info.value) == (
+        "unknown table 'skills'; valid tables: rewards, sessions, mistakes, bandit_state, "
+        "learnings, skill_decisions"
+    )
+
+
+@pytest.mark.slow
+def test_export_streams_many_rows(project: Path, tmp_path: Path) -> None:
+    from buildlog.records import RewardEvent
+
+    backend = _backend(project)
+    try:
+        records = [
+            RewardEvent(f"rew-{n:010d}", f"2026-01-01T00:00:{n % 60:02d}+00:00", "accepted", 1.0)
+            for n in range(20000)
+        ]
+        assert backend.append_events("rewards", records) == 20000
+        result = export_bundle(
+            backend.engine, tmp_path / "big", project_id=backend.project_id, tables=["rewards"]
+        )
+    finally:
+        backend.close()
+    assert result.manifest["tables"] == {"rewards": 20000}
+    with (tmp_path / "big" / "rewards.jsonl").open() as handle:
+        assert sum(1 for _ in handle) == 20000
