@@ -7,10 +7,15 @@ demo never touches a user's real databases.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import diary
 from storage_core.blobs import BlobStore, open_blob_store
 from storage_core.migration import ItemOutcome, MigrationStep, run
 
@@ -64,11 +69,94 @@ def storage_core_demo() -> None:
     print(f"copy again: {again.summary()}")
 
 
+def diary_demo() -> Path:
+    """A small real experiment: a learning-rate sweep with metrics and parameters."""
+    heading("diary: a learning-rate sweep in one DuckDB file")
+    db = WORK / "deardiary.db"
+    with diary.open(db) as store:
+        project = store.create_project("demo", description="make demo")
+        experiment = store.create_experiment(project.id, "lr-sweep")
+        for lr in (0.3, 0.1, 0.03):
+            with store.iteration(experiment.id, notes=f"lr={lr}") as it:
+                it.log_params({"lr": lr, "epochs": 20})
+                loss = 1.0
+                for step in range(20):
+                    loss *= 1 - lr * (1 - lr) * 0.9
+                    it.log_metrics({"loss": loss, "accuracy": 1 - loss / 2}, step=step)
+                it.log_metric("final_loss", loss)
+        store.end_experiment(experiment.id, status="finished")
+        best = store.search_iterations(experiment.id, order_by="metric.final_loss", limit=3)
+        for rank, found in enumerate(best, 1):
+            history = store.metric_history(found.iteration.id, "loss")
+            print(
+                f"#{rank} {found.iteration.notes:<9} final loss {found.metrics['final_loss']:.4f}"
+                f"  ({len(history)} loss points, status {found.iteration.status.value})"
+            )
+    # The same file, read by the command line in another process.
+    print(cli("diary", "--db", str(db), "iteration", "list", str(experiment.id)))
+    return db
+
+
+def buildlog_demo() -> None:
+    """A few learning records in a private buildlog home, then an export bundle."""
+    heading("buildlog: learning records of a coding agent, then an export")
+    project = WORK / "agent-project"
+    project.mkdir()
+    env = {"BUILDLOG_HOME": str(WORK / "buildlog-home")}
+    base = ("buildlog", "--project-root", str(project))
+    steps = [
+        ("promote", "arch-b0fcb62a1e", "wf-29c1110c75"),
+        ("experiment", "start", "--error-class", "missing_test"),
+        ("reward", "revision", "--distance", "0.3", "--notes", "forgot an edge case"),
+        (
+            "experiment",
+            "log-mistake",
+            "--error-class",
+            "missing_test",
+            "--description",
+            "Forgot tests for empty-input branch",
+        ),
+        ("experiment", "end"),
+        (
+            "learning",
+            "add",
+            "--rule",
+            "Write the failing test before the fix",
+            "--category",
+            "workflow",
+            "--severity",
+            "major",
+            "--source",
+            "review:demo",
+        ),
+    ]
+    for step in steps:
+        cli(*base, *step, env=env)
+    print(cli(*base, "info", env=env))
+    out = WORK / "export"
+    cli(*base, "export", "--output", str(out), env=env)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    print(f"exported to {out}: {manifest['tables']}")
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run one of the toolkit's commands as a user would; return its stdout."""
+    command = [str(Path(sys.executable).with_name(args[0])), *args[1:]]
+    result = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{result.stderr}")
+    return result.stdout.rstrip()
+
+
 def main() -> None:
     """Run every section of the demo in a fresh `.demo/` folder."""
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir()
     storage_core_demo()
+    diary_demo()
+    buildlog_demo()
     print(f"\nEverything the demo stored is in {WORK}")
 
 

@@ -3,6 +3,7 @@ dev dependencies, their commands run and their packaged files (py.typed, migrati
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -107,3 +108,28 @@ def test_storage_core_round_trip_from_the_wheel(venv: Path, tmp_path: Path) -> N
     assert result.stdout.strip() == (
         "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
     )
+
+
+def test_diary_runs_its_packaged_migrations(venv: Path, tmp_path: Path) -> None:
+    created = _run(
+        venv, "diary", "--db", "new.db", "project", "create", "demo", "--json", cwd=tmp_path
+    )
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["name"] == "demo"
+    check = _run(venv, "diary", "--db", "new.db", "db", "check", cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+
+
+def test_buildlog_runs_its_packaged_migrations(venv: Path, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    recorded = _run(
+        venv, "buildlog", "--project-root", str(project), "reward", "accepted", cwd=tmp_path
+    )
+    assert recorded.returncode == 0, recorded.stderr
+    listed = _run(
+        venv, "buildlog", "--project-root", str(project), "rewards", "--json", cwd=tmp_path
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert [row["outcome"] for row in json.loads(listed.stdout)] == ["accepted"]
+    assert (tmp_path / ".buildlog" / "buildlog.db").exists()
