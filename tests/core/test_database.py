@@ -274,3 +274,17 @@ def test_backup_refuses_foreign_and_missing_files(tmp_path: Path) -> None:
     with pytest.raises(NotFound):
         backup_database(tmp_path / "none.db", tmp_path / "b")
     assert not (tmp_path / "b").exists()
+
+
+def test_lock_file_takes_the_database_permissions(tmp_path: Path) -> None:
+    path = tmp_path / "private.duckdb"
+    with open_duckdb(path):
+        pass
+    path.chmod(0o600)
+    Path(f"{path}.lock").unlink()
+    other = tmp_path / "copy.duckdb"
+    other.write_bytes(path.read_bytes())
+    other.chmod(0o600)
+    with open_duckdb(other):
+        pass
+    assert stat.S_IMODE(Path(f"{other}.lock").stat().st_mode) == 0o600

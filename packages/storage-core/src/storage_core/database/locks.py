@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import threading
 import time
 from pathlib import Path
@@ -58,8 +59,19 @@ def database_lock(database: str | os.PathLike[str]) -> FileLock:
         lock = _LOCKS.get(path)
         if lock is None:
             # thread_local=False: holds are counted for the process, not per thread.
-            lock = _LOCKS[path] = FileLock(str(path), thread_local=False)
+            lock = _LOCKS[path] = FileLock(
+                str(path), thread_local=False, mode=_mode_like(Path(database))
+            )
         return lock
+
+
+def _mode_like(database: Path) -> int:
+    # Whoever may open the database must be able to take its lock, and nobody else needs to:
+    # the lock file gets the database's read/write bits (a private 0600 file, a private lock).
+    try:
+        return stat.S_IMODE(database.stat().st_mode) & 0o666 or 0o600
+    except OSError:
+        return 0o644
 
 
 def acquire_database_lock(database: str | os.PathLike[str], timeout: float) -> float:
