@@ -38,3 +38,19 @@ def test_readme_shows_the_two_commands() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "make demo" in readme
     assert "make test" in readme
+
+
+def test_every_setting_is_documented() -> None:
+    import re
+
+    names: set[str] = set()
+    for source in (ROOT / "packages").glob("*/src/*/**/*.py"):
+        text = source.read_text(encoding="utf-8")
+        # Only quoted names: a variable the code reads, not a word in a comment.
+        names.update(
+            re.findall(r"[\"'`](DEARDIARY_[A-Z0-9_]*[A-Z0-9]|BUILDLOG_[A-Z0-9_]*[A-Z0-9])", text)
+        )
+    assert names, "no settings found: the scan is broken"
+    documented = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    missing = sorted(name for name in names if f"`{name}`" not in documented)
+    assert missing == []
