@@ -13,11 +13,17 @@ work, a schema upgrade that opens connections) must not wait for the first. The 
 released when the last holder in the process lets go, i.e. after DuckDB has closed the file.
 Schema upgrades use the same lock, so first use, upgrades and ordinary connections of all our
 processes are serialised on one file.
+
+A process that waits for the lock says so: while it polls it touches the lock file's
+modification time (never its content, which names the holder). The holder may keep the file
+open between units of work (see ``storage_core.database.engines``) and lets go as soon as it
+sees the lock file touched after its own acquisition (:func:`lock_wanted`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 import threading
@@ -33,16 +39,27 @@ __all__ = [
     "database_lock",
     "lock_holder_pid",
     "lock_path",
+    "lock_stamp",
+    "lock_wanted",
     "release_database_lock",
 ]
 
 LockTimeout = FileLockTimeout
 # Polling interval while another process holds the lock: units of work take milliseconds.
 _POLL_INTERVAL = 0.002
+# How often a waiting process touches the lock file to tell the holder it is wanted.
+_SIGNAL_INTERVAL = 0.005
 
 
 def lock_path(database: str | os.PathLike[str]) -> Path:
     """The lock file of a database file: ``<db>.lock`` beside it."""
+    if isinstance(database, Path | str) and os.path.isabs(database):
+        return _absolute_lock_path(database)  # every unit of work asks: cached
+    return Path(f"{Path(database).absolute()}.lock")
+
+
+@functools.lru_cache(maxsize=256)
+def _absolute_lock_path(database: str | Path) -> Path:
     return Path(f"{Path(database).absolute()}.lock")
 
 
@@ -85,13 +102,40 @@ def acquire_database_lock(database: str | os.PathLike[str], timeout: float) -> f
     """
     started = time.monotonic()
     lock = database_lock(database)
-    lock.acquire(timeout=max(timeout, 0.0), poll_interval=_POLL_INTERVAL)
+    path = lock_path(database)
+    last = 0.0
+
+    def ask_holder() -> bool:
+        # Called while waiting. Touch (never write) the lock file when another process holds
+        # it: that holder lets go of a file it keeps open when it sees the change.
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= _SIGNAL_INTERVAL and not lock.is_locked:
+            last = now
+            with contextlib.suppress(OSError):
+                os.utime(path)
+        return False
+
+    lock.acquire(timeout=max(timeout, 0.0), poll_interval=_POLL_INTERVAL, cancel_check=ask_holder)
     if lock.lock_counter == 1:
         # The first hold in this process records who holds the file, for DatabaseLocked.
         # Contenders never truncate the lock file, so the PID stays readable while we hold it.
         with contextlib.suppress(OSError):
             lock_path(database).write_text(f"{os.getpid()}\n", encoding="ascii")
     return time.monotonic() - started
+
+
+def lock_stamp(database: str | os.PathLike[str]) -> int | None:
+    """The lock file's modification time in nanoseconds (None when it cannot be read)."""
+    try:
+        return lock_path(database).stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def lock_wanted(database: str | os.PathLike[str], since: int | None) -> bool:
+    """Whether another process touched the lock file after ``since`` (a :func:`lock_stamp`)."""
+    return lock_stamp(database) != since
 
 
 def lock_holder_pid(database: str | os.PathLike[str]) -> int | None:
