@@ -76,3 +76,61 @@ def _insert_resource(
             )
         )
     return resource_id
+
+
+# -- artifacts ------------------------------------------------------------------------------
+
+
+StoreFactory = Callable[..., Store]
+
+
+@pytest.fixture
+def make_store(tmp_path: Path) -> Iterator[StoreFactory]:
+    """``make_store(backend="inline", **settings)``: stores on one DuckDB file, configured
+    explicitly (the filesystem root is ``tmp_path/artifacts``). Every store is closed."""
+    from diary.config import load_settings
+
+    opened: list[Store] = []
+
+    def make(backend: str = "inline", db: Path | None = None, **environ: str) -> Store:
+        env = {
+            "DEARDIARY_ARTIFACT_BACKEND": backend,
+            "DEARDIARY_ARTIFACT_FS_ROOT": str(tmp_path / "artifacts"),
+            **environ,
+        }
+        settings = load_settings(environ=env, db_file=db or tmp_path / "diary.db")
+        store = Store(settings, buffered=False)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def s3_settings(s3_bucket: str, moto_server: str) -> dict[str, str]:
+    """DEARDIARY_ARTIFACT_S3_* settings for the moto server's fresh bucket."""
+    from storage_core.testing import TEST_ACCESS_KEY, TEST_SECRET_KEY
+
+    return {
+        "DEARDIARY_ARTIFACT_S3_BUCKET": s3_bucket,
+        "DEARDIARY_ARTIFACT_S3_ENDPOINT": moto_server,
+        "DEARDIARY_ARTIFACT_S3_ACCESS_KEY": TEST_ACCESS_KEY,
+        "DEARDIARY_ARTIFACT_S3_SECRET_KEY": TEST_SECRET_KEY,
+        "DEARDIARY_ARTIFACT_S3_RETRIES": "2",
+        "DEARDIARY_ARTIFACT_S3_CONNECT_TIMEOUT": "2",
+    }
+
+
+@pytest.fixture
+def experiment_of(tmp_path: Path) -> Callable[[Store], tuple[UUID, UUID]]:
+    """``experiment_of(store)``: a new project's experiment and a running iteration of it."""
+
+    def make(store: Store) -> tuple[UUID, UUID]:
+        project = store.create_project("p")
+        experiment = store.create_experiment(project.id, "e")
+        iteration = store.create_iteration(experiment.id, snapshot=False)
+        return experiment.id, iteration.id
+
+    return make

@@ -81,9 +81,13 @@ def test_empty_values_mean_unset() -> None:
 
 
 def test_sqlite_backend_name_is_an_alias_of_inline() -> None:
-    assert load_settings(environ={"DEARDIARY_ARTIFACT_BACKEND": "sqlite"}).artifact_backend == (
-        "inline"
-    )
+    with pytest.warns(FutureWarning) as caught:
+        settings = load_settings(environ={"DEARDIARY_ARTIFACT_BACKEND": "sqlite"})
+    assert settings.artifact_backend == "inline"
+    assert [str(w.message) for w in caught] == [
+        "DEARDIARY_ARTIFACT_BACKEND=sqlite is deprecated (DearDiary.jl's old name); "
+        "use DEARDIARY_ARTIFACT_BACKEND=inline"
+    ]
 
 
 @pytest.mark.parametrize(

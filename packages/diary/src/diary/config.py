@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from storage_core.errors import ConfigError
 __all__ = [
     "ARTIFACT_BACKENDS",
     "DEFAULT_DB_FILE",
+    "DEFAULT_INLINE_MAX_BYTES",
     "ENV_PREFIX",
     "Settings",
     "load_settings",
@@ -39,6 +41,8 @@ DEFAULT_DB_FILE = "deardiary.db"
 # alias so settings copied from those installations keep working.
 ARTIFACT_BACKENDS = ("inline", "filesystem", "s3")
 _ARTIFACT_ALIASES = {"sqlite": "inline"}
+#: Default cap on one inline artifact: bytes kept in the database are held in memory whole.
+DEFAULT_INLINE_MAX_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,17 @@ class Settings:
         artifact_s3_bucket: bucket of the S3 store (``DEARDIARY_ARTIFACT_S3_BUCKET``).
         artifact_s3_endpoint: S3 endpoint URL, empty for AWS (``DEARDIARY_ARTIFACT_S3_ENDPOINT``).
         artifact_s3_region: S3 region (``DEARDIARY_ARTIFACT_S3_REGION``).
-        artifact_s3_access_key: S3 access key (``DEARDIARY_ARTIFACT_S3_ACCESS_KEY``).
-        artifact_s3_secret_key: S3 secret key (``DEARDIARY_ARTIFACT_S3_SECRET_KEY``); never
+        artifact_s3_access_key: S3 access key (``DEARDIARY_ARTIFACT_S3_ACCESS_KEY``); never
             shown in ``repr``.
+        artifact_s3_secret_key: S3 secret key (``DEARDIARY_ARTIFACT_S3_SECRET_KEY``); never
+            shown in ``repr``. With both keys empty the standard AWS credential chain applies.
+        artifact_s3_prefix: key prefix inside the bucket (``DEARDIARY_ARTIFACT_S3_PREFIX``).
+        artifact_s3_retries: attempts per S3 request, the first included
+            (``DEARDIARY_ARTIFACT_S3_RETRIES``).
+        artifact_s3_connect_timeout: seconds to wait for a connection to the S3 endpoint
+            (``DEARDIARY_ARTIFACT_S3_CONNECT_TIMEOUT``).
+        artifact_inline_max_bytes: the largest artifact kept inline in the database
+            (``DEARDIARY_ARTIFACT_INLINE_MAX_BYTES``).
     """
 
     db_file: Path
@@ -74,8 +86,12 @@ class Settings:
     artifact_s3_bucket: str = ""
     artifact_s3_endpoint: str = ""
     artifact_s3_region: str = "us-east-1"
-    artifact_s3_access_key: str = ""
+    artifact_s3_access_key: str = field(default="", repr=False)
     artifact_s3_secret_key: str = field(default="", repr=False)
+    artifact_s3_prefix: str = ""
+    artifact_s3_retries: int = 3
+    artifact_s3_connect_timeout: float = 5.0
+    artifact_inline_max_bytes: int = DEFAULT_INLINE_MAX_BYTES
 
     @property
     def url(self) -> str:
@@ -158,10 +174,27 @@ def _url(name: str, raw: str) -> str:
 
 
 def _backend(name: str, raw: str) -> str:
-    value = _ARTIFACT_ALIASES.get(raw.strip().lower(), raw.strip().lower())
+    given = raw.strip().lower()
+    value = _ARTIFACT_ALIASES.get(given, given)
     if value not in ARTIFACT_BACKENDS:
         raise ConfigError(name, raw, f"expected one of {', '.join(ARTIFACT_BACKENDS)}")
+    if given != value:
+        # FutureWarning rather than DeprecationWarning: this is the user's setting, not a
+        # library call, and Python hides DeprecationWarning outside __main__.
+        warnings.warn(
+            f"{name}={raw} is deprecated (DearDiary.jl's old name); use {name}={value}",
+            FutureWarning,
+            stacklevel=3,
+        )
     return value
+
+
+def _prefix(name: str, raw: str) -> str:
+    prefix = raw.strip().strip("/")
+    segments = prefix.split("/")
+    if "\0" in prefix or any(seg in ("", ".", "..") for seg in segments):
+        raise ConfigError(name, raw, "expected a key prefix such as 'team/artifacts'")
+    return prefix
 
 
 def load_settings(
@@ -228,6 +261,18 @@ def load_settings(
     for suffix in ("BUCKET", "ENDPOINT", "REGION", "ACCESS_KEY", "SECRET_KEY"):
         if (value := raw(f"ARTIFACT_S3_{suffix}")) is not None:
             settings[f"artifact_s3_{suffix.lower()}"] = value
+    if (value := raw("ARTIFACT_S3_PREFIX")) is not None:
+        settings["artifact_s3_prefix"] = _prefix("DEARDIARY_ARTIFACT_S3_PREFIX", value)
+    if (value := raw("ARTIFACT_S3_RETRIES")) is not None:
+        settings["artifact_s3_retries"] = _int("DEARDIARY_ARTIFACT_S3_RETRIES", value, minimum=1)
+    if (value := raw("ARTIFACT_S3_CONNECT_TIMEOUT")) is not None:
+        settings["artifact_s3_connect_timeout"] = _float(
+            "DEARDIARY_ARTIFACT_S3_CONNECT_TIMEOUT", value, minimum=0, allow_zero=False
+        )
+    if (value := raw("ARTIFACT_INLINE_MAX_BYTES")) is not None:
+        settings["artifact_inline_max_bytes"] = _int(
+            "DEARDIARY_ARTIFACT_INLINE_MAX_BYTES", value, minimum=0
+        )
 
     if db_file is not None:
         settings["db_file"] = _path("db_file", os.fspath(db_file), base)

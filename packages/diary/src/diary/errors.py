@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from storage_core.errors import (
     AlreadyExists,
+    BackendUnavailable,
     ConfigError,
     DatabaseLocked,
     ForeignDatabase,
+    IntegrityError,
     NotFound,
     SchemaOutOfDate,
     SchemaTooNew,
@@ -19,9 +21,12 @@ from storage_core.errors import (
 
 __all__ = [
     "AlreadyExists",
+    "ArtifactTooLarge",
+    "BackendUnavailable",
     "ConfigError",
     "DatabaseLocked",
     "ForeignDatabase",
+    "IntegrityError",
     "InvalidValue",
     "NotFound",
     "ParameterConflict",
@@ -81,3 +86,21 @@ class InvalidValue(StorageError, ValueError):
         self.name = name
         self.value = value
         super().__init__(f"invalid {name} {value!r}: {reason}")
+
+
+class ArtifactTooLarge(StorageError):
+    """An artifact is larger than the inline store accepts.
+
+    Attributes:
+        size: the artifact's size in bytes (at least ``limit + 1`` when read from a stream).
+        limit: the configured limit (``DEARDIARY_ARTIFACT_INLINE_MAX_BYTES``).
+    """
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"artifact is larger than the inline limit of {limit} bytes "
+            "(DEARDIARY_ARTIFACT_INLINE_MAX_BYTES); raise the limit or use the filesystem "
+            "or s3 artifact backend"
+        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from diary import __version__
+from diary.cli.artifacts import artifact, artifacts
 from diary.cli.common import CliState
 from diary.cli.db import db
 from diary.cli.entities import experiment, iteration, project
@@ -38,12 +39,12 @@ __all__ = ["cli", "main"]
 @debug_option
 @click.pass_context
 def cli(ctx: click.Context, db_path: str | None, env_file: str | None) -> None:
-    """Experiment tracking storage: projects, experiments, iterations, metrics, models."""
+    """Experiment tracking: projects, experiments, iterations, metrics, models, artifacts."""
     ctx.obj = CliState(db_path=db_path, env_file=env_file)
     ctx.call_on_close(ctx.obj.close)
 
 
-for _command in (db, project, experiment, iteration, log, metric, model):
+for _command in (db, project, experiment, iteration, log, metric, model, artifact, artifacts):
     cli.add_command(_command)
 
 

@@ -13,7 +13,15 @@ if TYPE_CHECKING:
     from diary.config import Settings
     from diary.store import Store
 
-__all__ = ["CliState", "echo_created", "echo_record", "echo_records", "settings", "store"]
+__all__ = [
+    "CliState",
+    "close_store",
+    "echo_created",
+    "echo_record",
+    "echo_records",
+    "settings",
+    "store",
+]
 
 
 @dataclass
@@ -65,6 +73,11 @@ def settings() -> Settings:
 def store(*, buffered: bool = False) -> Store:
     """The current invocation's store (see :meth:`CliState.store`)."""
     return _state().store(buffered=buffered)
+
+
+def close_store() -> None:
+    """Close the current invocation's store, if one was opened (before compacting the file)."""
+    _state().close()
 
 
 def echo_created(record: Any, as_json: bool) -> None:

@@ -1,4 +1,4 @@
-"""``diary db``: schema upgrade, current revision, check and backup."""
+"""``diary db``: schema upgrade, current revision, check, backup and compaction."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def _existing_engine() -> tuple[Settings, Engine]:
 
 @click.group()
 def db() -> None:
-    """Manage the database: schema revision, upgrade, backup."""
+    """Manage the database: schema revision, upgrade, backup, compaction."""
 
 
 @db.command()
@@ -118,3 +118,24 @@ def backup(dest: str, as_json: bool) -> None:
         echo_json({"backup": str(written)})
     else:
         click.echo(str(written))
+
+
+@db.command()
+@json_option
+def compact(as_json: bool) -> None:
+    """Rewrite the DuckDB file into a new one and swap it in, giving back unused space.
+
+    Moving artifacts out of inline (or deleting rows) leaves the file as large as before;
+    compaction shrinks it. Other processes of ours wait while the files are swapped.
+    """
+    from diary.cli.artifacts import compact_command_result
+    from diary.errors import NotFound
+
+    config = settings()
+    if not config.db_url and not config.db_file.exists():
+        raise NotFound("database", str(config.db_file))
+    result = compact_command_result()
+    if as_json:
+        echo_json({key: value for key, value in result.items() if key != "summary"})
+    else:
+        click.echo(result["summary"])

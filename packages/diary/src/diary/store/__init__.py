@@ -11,6 +11,7 @@ import os
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from diary.store.artifacts import ArtifactsMixin
 from diary.store.base import MonotonicClock
 from diary.store.registry import RegistryMixin
 from diary.store.tags import TagsMixin
@@ -24,8 +25,10 @@ if TYPE_CHECKING:
 __all__ = ["Store", "open_store"]
 
 
-class Store(RegistryMixin, TagsMixin):
+class Store(ArtifactsMixin, RegistryMixin, TagsMixin):
     """diary's library API over one database.
+
+    Artifacts (bytes inline, on disk or in S3) are described in :mod:`diary.artifacts`.
 
     Create it with :func:`diary.open`. Methods are units of work: each opens the database,
     does its work in one transaction and releases the file. Logging is buffered (see
@@ -72,6 +75,7 @@ class Store(RegistryMixin, TagsMixin):
         try:
             self._buffer.close()
         finally:
+            self._close_artifact_stores()
             self._closed = True
             # A closed store has no flush thread and no exit hook: any later logging call
             # writes through at once instead of sitting in a buffer nobody flushes.

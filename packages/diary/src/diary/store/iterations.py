@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
@@ -21,6 +21,10 @@ from diary.store.cascade import delete_iterations
 from diary.store.experiments import ExperimentsMixin
 from diary.store.tags import insert_tags
 from diary.store.tracking import TrackingMixin
+
+if TYPE_CHECKING:
+    from diary.records import Resource
+    from diary.store.artifacts import ArtifactsMixin, ArtifactSource
 
 __all__ = ["ActiveIteration", "IterationsMixin", "iteration_record", "parse_iteration_status"]
 
@@ -88,6 +92,20 @@ class ActiveIteration:
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Log parameters (see :meth:`Store.log_params`)."""
         self.store.log_params(self.id, params)
+
+    def log_artifact(
+        self,
+        source: ArtifactSource,
+        *,
+        name: str | None = None,
+        description: str = "",
+        media_type: str | None = None,
+    ) -> Resource:
+        """Store an artifact of this iteration (see :meth:`Store.log_artifact`)."""
+        store = cast("ArtifactsMixin", self.store)
+        return store.log_artifact(
+            self.id, source, name=name, description=description, media_type=media_type
+        )
 
     def child(self, *, notes: str = "") -> contextlib.AbstractContextManager[ActiveIteration]:
         """A child iteration (a fold, a sweep member, a worker) of this one."""

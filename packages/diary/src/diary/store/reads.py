@@ -20,7 +20,13 @@ from sqlalchemy.engine import Connection
 
 from diary import models as m
 from diary.errors import InvalidValue, StorageError
-from diary.records import IterationSummary, MetricPoint, Parameter, to_microseconds
+from diary.records import (
+    IterationSummary,
+    MetricHistory,
+    MetricPoint,
+    Parameter,
+    to_microseconds,
+)
 from diary.store.base import IdLike, as_uuid
 from diary.store.iterations import IterationsMixin, parse_iteration_status
 
@@ -59,6 +65,17 @@ def _comparable(value: Any) -> tuple[int, Any]:
     return (0, number) if not math.isnan(number) else (2, 0.0)
 
 
+def _arrow_history(table: Any) -> MetricHistory:
+    """A history over the three Arrow columns; Python lists are made on first use."""
+    columns = table.columns
+
+    def load() -> tuple[list[int], list[float], list[int]]:
+        steps, values, stamps = (column.to_pylist() for column in columns)
+        return steps, values, stamps
+
+    return MetricHistory.lazy(table.num_rows, load)
+
+
 def _optional(module: str, extra: str) -> Any:
     import importlib
 
@@ -88,8 +105,13 @@ class ReadsMixin(IterationsMixin):
         )
         return list(rows)
 
-    def metric_history(self, iteration_id: IdLike, key: str) -> list[MetricPoint]:
+    def metric_history(self, iteration_id: IdLike, key: str) -> MetricHistory:
         """The series of a metric, ordered by step (ties by timestamp, then value).
+
+        Returns:
+            A :class:`~diary.records.MetricHistory`: a read-only list of ``MetricPoint``
+            kept column-wise (``history.steps``, ``history.values``), whose points are made
+            when they are used. On DuckDB with pyarrow the columns arrive as Arrow arrays.
 
         Raises:
             NotFound: no such iteration.
@@ -97,12 +119,22 @@ class ReadsMixin(IterationsMixin):
         iteration = as_uuid("iteration", iteration_id)
         self.flush()
         with self.reading() as conn:
+            # Arrow when the store writes with it (pyarrow was found when the store opened).
+            if self.is_duckdb and getattr(self, "metric_writer", None) == "arrow":
+                from storage_core.database import raw_duckdb_connection
+
+                self.require_row(conn, m.iteration, "iteration", iteration)
+                relation: Any = raw_duckdb_connection(conn).sql(
+                    _HISTORY_SQL, params=[iteration, key]
+                )
+                table = relation.to_arrow_table()
+                return _arrow_history(table)
             rows = self._history_rows(conn, iteration, key)
         if not self.is_duckdb:
-            return [MetricPoint.at(row[0], row[1], row[2]) for row in rows]
+            return MetricHistory([MetricPoint.at(row[0], row[1], row[2]) for row in rows])
         # DuckDB hands back (step, value, epoch microseconds): already the point's layout, so
         # each tuple becomes a point without a Python-level call per row.
-        return list(map(functools.partial(tuple.__new__, MetricPoint), rows))
+        return MetricHistory(list(map(functools.partial(tuple.__new__, MetricPoint), rows)))
 
     def metric_history_arrow(self, iteration_id: IdLike, key: str) -> Any:
         """The series of a metric as a ``pyarrow.Table`` (columns step, value, timestamp).

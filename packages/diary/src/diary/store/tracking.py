@@ -27,7 +27,7 @@ from diary import models as m
 from diary.errors import InvalidValue, ParameterConflict, StorageError
 from diary.store.base import IdLike, StoreBase, as_uuid, require_text
 from diary.store.buffer import Batch, LogBuffer
-from diary.store.writers import MetricWriter, write_batch
+from diary.store.writers import MetricWriter, is_single_statement, write_batch, write_small
 
 __all__ = ["TrackingMixin"]
 
@@ -94,6 +94,10 @@ class TrackingMixin(StoreBase):
         )
 
     def _write_batch(self, batch: Batch) -> StorageError | None:
+        if is_single_statement(batch, self.metric_writer):
+            # A durable call or a tiny flush: one autocommitted statement, no transaction.
+            with self.reading() as conn:
+                return write_small(conn, batch)
         with self.transaction() as conn:
             return write_batch(conn, batch, self.metric_writer)
 

@@ -1,0 +1,440 @@
+"""Artifacts in the store: log, put, read, open, replace and delete, in a crash-safe order.
+
+The rules that keep a row and its bytes consistent whatever fails in between:
+
+* **New bytes are written before the row points at them.** Create and replace write to a
+  fresh key first and commit the row afterwards; if the commit never happens, the bytes are
+  an orphan (removed on the spot when the failure is an ordinary exception, else found by
+  ``verify --gc``), never a row pointing at missing bytes.
+* **Old bytes are deleted only after the row no longer points at them**: replace and delete
+  commit first and remove the old bytes afterwards. A failure there leaves an orphan too.
+* **Reads and deletes dispatch on the row's own ``backend`` and ``uri``**, never on the
+  configured store, so rows written under another ``DEARDIARY_ARTIFACT_BACKEND`` keep working.
+* **Reads verify size and SHA-256 while streaming** and raise
+  :class:`~storage_core.errors.IntegrityError` on a mismatch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import mimetypes
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, BinaryIO, cast
+from uuid import UUID, uuid4
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from diary import models as m
+from diary.artifacts.resolver import ArtifactStores
+from diary.artifacts.stores import StoredBytes, normalise_backend
+from diary.artifacts.streams import VerifiedStream
+from diary.errors import InvalidValue, ReferencedError, StorageError
+from diary.records import Resource
+from diary.store.base import IdLike, require_text
+from diary.store.iterations import IterationsMixin
+from storage_core.blobs.localfs import atomic_write
+from storage_core.hashing import iter_chunks
+
+__all__ = ["META_COLUMNS", "ArtifactSource", "ArtifactsMixin", "resource_record"]
+
+logger = logging.getLogger(__name__)
+
+#: What ``log_artifact``/``put_artifact`` accept: a file path, bytes, or a binary file object.
+ArtifactSource = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
+#: Every ``resource`` column but the bytes: listings never load BLOBs.
+META_COLUMNS = tuple(column for column in m.resource.c if column.name != "data")
+_DEFAULT_MEDIA_TYPE = "application/octet-stream"
+
+
+def resource_record(row: Row[Any]) -> Resource:
+    """A :class:`Resource` from a ``resource`` row (with or without ``data``)."""
+    return Resource(
+        row.id,
+        row.experiment_id,
+        row.iteration_id,
+        row.name,
+        row.description,
+        row.media_type,
+        row.backend,
+        row.uri,
+        row.size_bytes,
+        row.content_hash,
+        row.created_at,
+        row.updated_at,
+    )
+
+
+def location(record: Resource) -> str:
+    """How messages name an artifact's bytes."""
+    if normalise_backend(record.backend) == "inline":
+        return f"artifact {record.id} (inline)"
+    return f"artifact {record.id} at {record.uri}"
+
+
+@contextlib.contextmanager
+def _opened(source: ArtifactSource) -> Iterator[bytes | bytearray | memoryview | IO[bytes]]:
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        if not path.is_file():
+            raise InvalidValue("artifact file", str(source), "no such file")
+        with open(path, "rb") as handle:
+            yield handle
+    else:
+        yield source
+
+
+class ArtifactsMixin(IterationsMixin):
+    """Artifact operations of the store (see the module docstring for the guarantees)."""
+
+    _artifact_stores: ArtifactStores | None = None
+
+    @property
+    def artifact_stores(self) -> ArtifactStores:
+        """The artifact stores of this store's settings (opened lazily, closed with the store)."""
+        if self._artifact_stores is None:
+            self._artifact_stores = ArtifactStores(self.settings)
+        return self._artifact_stores
+
+    def _close_artifact_stores(self) -> None:
+        if self._artifact_stores is not None:
+            self._artifact_stores.close()
+            self._artifact_stores = None
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def put_artifact(
+        self,
+        experiment_id: IdLike,
+        source: ArtifactSource,
+        *,
+        name: str | None = None,
+        iteration_id: IdLike | None = None,
+        description: str = "",
+        media_type: str | None = None,
+    ) -> Resource:
+        """Store an artifact of an experiment (optionally of one of its iterations).
+
+        The bytes go to the configured store (``DEARDIARY_ARTIFACT_BACKEND``), streamed for
+        the filesystem and S3, before the row that points at them is committed.
+
+        Args:
+            experiment_id: the experiment.
+            source: a file path, bytes, or a binary file object (read to its end).
+            name: the artifact's name (default: the file name of a path source); metadata
+                only, never part of a storage path.
+            iteration_id: the iteration it belongs to (of the same experiment).
+            description: free text.
+            media_type: e.g. ``application/json`` (default: guessed from the name).
+
+        Returns:
+            The new artifact's record.
+
+        Raises:
+            NotFound: no such experiment or iteration.
+            InvalidValue: no name, a missing file, or an iteration of another experiment.
+            ArtifactTooLarge: an inline artifact over ``DEARDIARY_ARTIFACT_INLINE_MAX_BYTES``.
+            BackendUnavailable: the S3 bucket is missing or the endpoint cannot be reached.
+        """
+        if name is None and isinstance(source, str | os.PathLike):
+            name = Path(source).name
+        require_text("artifact name", name or "")
+        assert name is not None
+        media = media_type or mimetypes.guess_type(name)[0] or _DEFAULT_MEDIA_TYPE
+        with self.reading() as conn:
+            experiment, iteration = self._artifact_owner(conn, experiment_id, iteration_id)
+        store = self.artifact_stores.current
+        with _opened(source) as data:
+            stored = store.write(data)
+        record = Resource(
+            uuid4(), experiment, iteration, name, description, media, stored.backend,
+            stored.uri, stored.size, stored.sha256, self.clock.now(), None,
+        )  # fmt: skip
+        with self._discarding_on_failure(stored), self.transaction() as conn:
+            # Checked again in the writing transaction: DuckDB has no foreign keys, and the
+            # experiment may have been deleted while the bytes were uploading.
+            self._artifact_owner(conn, experiment, iteration)
+            conn.execute(
+                sa.insert(m.resource).values(
+                    id=record.id,
+                    experiment_id=experiment,
+                    iteration_id=iteration,
+                    name=name,
+                    description=description,
+                    media_type=media,
+                    data=stored.data,
+                    backend=stored.backend,
+                    uri=stored.uri,
+                    size_bytes=stored.size,
+                    content_hash=stored.sha256,
+                    created_at=record.created_at,
+                )
+            )
+        return record
+
+    def log_artifact(
+        self,
+        iteration_id: IdLike,
+        source: ArtifactSource,
+        *,
+        name: str | None = None,
+        description: str = "",
+        media_type: str | None = None,
+    ) -> Resource:
+        """Store an artifact of an iteration (see :meth:`put_artifact`).
+
+        Raises:
+            NotFound: no such iteration.
+        """
+        with self.reading() as conn:
+            row = self.fetch_row(conn, m.iteration, "iteration", iteration_id)
+        return self.put_artifact(
+            row.experiment_id,
+            source,
+            name=name,
+            iteration_id=row.id,
+            description=description,
+            media_type=media_type,
+        )
+
+    def replace_artifact(self, resource_id: IdLike, source: ArtifactSource) -> Resource:
+        """Replace an artifact's bytes, keeping its id, name and references.
+
+        The new bytes go to the configured store and the row's ``backend`` follows them
+        (DearDiary.jl kept the old backend, its defect 3). The old bytes are removed after
+        the row points at the new ones.
+
+        Raises:
+            NotFound: no such artifact.
+            StorageError: the artifact changed while the new bytes were being written.
+        """
+        old = self.get_resource(resource_id)
+        with _opened(source) as data:
+            stored = self.artifact_stores.current.write(data)
+        with self._discarding_on_failure(stored), self.transaction() as conn:
+            changed = conn.execute(
+                sa.update(m.resource)
+                .where(*guard(old))
+                .values(
+                    backend=stored.backend,
+                    uri=stored.uri,
+                    data=stored.data,
+                    size_bytes=stored.size,
+                    content_hash=stored.sha256,
+                    updated_at=self.clock.now(),
+                )
+            ).rowcount
+            if changed != 1:
+                raise StorageError(
+                    f"artifact {old.id} changed while it was being replaced; try again"
+                )
+            record = resource_record(self.fetch_meta(conn, old.id))
+        self._discard_bytes(old.backend, old.uri)
+        return record
+
+    def update_resource(
+        self,
+        resource_id: IdLike,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        media_type: str | None = None,
+    ) -> Resource:
+        """Change an artifact's metadata (None leaves a field as is); the bytes stay.
+
+        Raises:
+            NotFound: no such artifact.
+            InvalidValue: an empty name.
+        """
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = require_text("artifact name", name)
+        if description is not None:
+            changes["description"] = description
+        if media_type is not None:
+            changes["media_type"] = require_text("media type", media_type)
+        with self.transaction() as conn:
+            row = self.fetch_meta(conn, resource_id)
+            changes = {k: v for k, v in changes.items() if getattr(row, k) != v}
+            if changes:
+                changes["updated_at"] = self.clock.now()
+                conn.execute(
+                    sa.update(m.resource).where(m.resource.c.id == row.id).values(**changes)
+                )
+                row = self.fetch_meta(conn, row.id)
+            return resource_record(row)
+
+    def delete_resource(self, resource_id: IdLike) -> Resource:
+        """Delete an artifact: the row first, then its bytes.
+
+        Returns:
+            The deleted artifact's record.
+
+        Raises:
+            NotFound: no such artifact.
+            ReferencedError: a model version refers to it (the bytes are kept).
+        """
+        with self.transaction() as conn:
+            record = resource_record(self.fetch_meta(conn, resource_id))
+            version = conn.execute(
+                sa.select(m.model_version.c.version, m.model.c.name)
+                .join(m.model, m.model.c.id == m.model_version.c.model_id)
+                .where(m.model_version.c.resource_id == record.id)
+                .order_by(m.model.c.name, m.model_version.c.version)
+                .limit(1)
+            ).all()
+            if version:
+                raise ReferencedError(
+                    "artifact",
+                    str(record.id),
+                    f"version {version[0].version} of model {version[0].name!r} refers to it; "
+                    "delete that model version first",
+                )
+            conn.execute(sa.delete(m.resource).where(m.resource.c.id == record.id))
+        self._discard_bytes(record.backend, record.uri)
+        return record
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def get_resource(self, resource_id: IdLike) -> Resource:
+        """An artifact's metadata (its bytes are not loaded).
+
+        Raises:
+            NotFound: no such artifact.
+        """
+        with self.reading() as conn:
+            return resource_record(self.fetch_meta(conn, resource_id))
+
+    def list_resources(
+        self, experiment_id: IdLike, *, iteration_id: IdLike | None = None
+    ) -> list[Resource]:
+        """The artifacts of an experiment (or of one of its iterations), oldest first.
+
+        Raises:
+            NotFound: no such experiment or iteration.
+        """
+        table = m.resource
+        with self.reading() as conn:
+            experiment = self.require_row(conn, m.experiment, "experiment", experiment_id)
+            query = sa.select(*META_COLUMNS).where(table.c.experiment_id == experiment)
+            if iteration_id is not None:
+                iteration = self.require_row(conn, m.iteration, "iteration", iteration_id)
+                query = query.where(table.c.iteration_id == iteration)
+            rows = conn.execute(query.order_by(table.c.created_at, table.c.id)).all()
+        return [resource_record(row) for row in rows]
+
+    def open_artifact(self, resource_id: IdLike) -> BinaryIO:
+        """Open an artifact's bytes as a readable stream; close it when done.
+
+        Size and SHA-256 are checked while reading: reading to the end raises
+        :class:`~storage_core.errors.IntegrityError` when the bytes do not match the row.
+        The filesystem and S3 are streamed; inline bytes are loaded with the row.
+
+        Raises:
+            NotFound: no such artifact, or its bytes are missing.
+            BackendUnavailable: the S3 endpoint cannot be reached.
+        """
+        with self.reading() as conn:
+            row = self.fetch_meta(conn, resource_id)
+            record = resource_record(row)
+            store = self.artifact_stores.for_row(record.backend, record.uri)
+            data = None
+            if store.keeps_bytes_in_row:
+                data = conn.execute(
+                    sa.select(m.resource.c.data).where(m.resource.c.id == record.id)
+                ).scalar_one()
+        inner = store.open(record.uri, data)
+        stream = VerifiedStream(inner, location(record), record.size_bytes, record.content_hash)
+        return cast(BinaryIO, stream)
+
+    def read_resource_data(self, resource_id: IdLike) -> bytes:
+        """An artifact's bytes, checked against the row's size and SHA-256.
+
+        Raises:
+            NotFound: no such artifact, or its bytes are missing.
+            IntegrityError: the bytes do not match the row.
+        """
+        with self.open_artifact(resource_id) as stream:
+            return cast(VerifiedStream, stream).read_all_checked()
+
+    def save_artifact(self, resource_id: IdLike, dest: str | os.PathLike[str]) -> Path:
+        """Write an artifact's bytes to a local file, atomically and checked.
+
+        The file appears only once every byte was read and verified; a mismatch leaves no
+        file (and an existing one untouched).
+
+        Raises:
+            NotFound: no such artifact, or its bytes are missing.
+            IntegrityError: the bytes do not match the row.
+        """
+        target = Path(dest).expanduser().absolute()
+        with self.open_artifact(resource_id) as stream:
+            atomic_write(target, iter_chunks(stream))
+        return target
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def fetch_meta(self, conn: Connection, resource_id: IdLike) -> Row[Any]:
+        """The ``resource`` row without its bytes.
+
+        Raises:
+            NotFound: no such artifact.
+        """
+        from diary.store.base import as_uuid
+
+        key = as_uuid("artifact", resource_id)
+        rows = conn.execute(sa.select(*META_COLUMNS).where(m.resource.c.id == key)).all()
+        if not rows:
+            from diary.errors import NotFound
+
+            raise NotFound("artifact", str(resource_id))
+        return rows[0]
+
+    def _artifact_owner(
+        self, conn: Connection, experiment_id: IdLike, iteration_id: IdLike | None
+    ) -> tuple[UUID, UUID | None]:
+        experiment = self.require_row(conn, m.experiment, "experiment", experiment_id)
+        if iteration_id is None:
+            return experiment, None
+        row = self.fetch_row(conn, m.iteration, "iteration", iteration_id)
+        if row.experiment_id != experiment:
+            raise InvalidValue("iteration", str(iteration_id), "belongs to another experiment")
+        return experiment, row.id
+
+    @contextlib.contextmanager
+    def _discarding_on_failure(self, stored: StoredBytes) -> Iterator[None]:
+        """Remove freshly written bytes when the block that records them fails.
+
+        Only ordinary exceptions: after an interrupt the commit may have happened, and
+        removing the bytes then would leave a row pointing at nothing. An orphan is the
+        safe leftover (``verify --gc`` removes it).
+        """
+        try:
+            yield
+        except Exception:
+            self._discard_bytes(stored.backend, stored.uri)
+            raise
+
+    def _discard_bytes(self, backend: str, uri: str) -> None:
+        """Delete bytes no row points at any more; a failure leaves an orphan and a warning."""
+        if not uri or normalise_backend(backend) == "inline":
+            return
+        try:
+            self.artifact_stores.for_row(backend, uri).delete(uri)
+        except Exception as err:
+            logger.warning("diary: could not delete %s (an orphan for verify --gc): %s", uri, err)
+
+
+def guard(record: Resource) -> list[sa.ColumnElement[bool]]:
+    """WHERE clauses that match the row only while it still points at the same bytes."""
+    table = m.resource
+    return [
+        table.c.id == record.id,
+        table.c.backend == record.backend,
+        table.c.uri == record.uri,
+        table.c.content_hash == record.content_hash,
+        table.c.size_bytes == record.size_bytes,
+    ]
