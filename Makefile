@@ -35,6 +35,12 @@ format: $(STAMP)  ## Format the code with ruff
 demo: $(STAMP)  ## Run a small end-to-end job and print what it stored
 	$(BIN)/python scripts/demo.py
 
+bench: $(STAMP)  ## Benchmarks against raw baselines, full sizes (~10 min); writes bench/results/latest.json
+	$(BIN)/python -m bench
+
+bench-quick: $(STAMP)  ## Benchmarks at small sizes (under a minute)
+	$(BIN)/python -m bench --quick
+
 docs: $(STAMP)  ## Regenerate the CLI reference in docs/cli.md
 	$(BIN)/python scripts/gen_cli_docs.py
 
