@@ -84,6 +84,8 @@ def diary_demo() -> Path:
                     loss *= 1 - lr * (1 - lr) * 0.9
                     it.log_metrics({"loss": loss, "accuracy": 1 - loss / 2}, step=step)
                 it.log_metric("final_loss", loss)
+                # A stand-in for model weights: 4 MiB of bytes, inline in the database.
+                it.log_artifact(os.urandom(4 << 20), name=f"weights-lr{lr}.bin")
         store.end_experiment(experiment.id, status="finished")
         best = store.search_iterations(experiment.id, order_by="metric.final_loss", limit=3)
         for rank, found in enumerate(best, 1):
@@ -95,6 +97,18 @@ def diary_demo() -> Path:
     # The same file, read by the command line in another process.
     print(cli("diary", "--db", str(db), "iteration", "list", str(experiment.id)))
     return db
+
+
+def artifacts_demo(db: Path) -> None:
+    """Move the sweep's inline artifacts to the filesystem, compact, verify."""
+    heading("diary: artifacts from inline to the filesystem, then compaction")
+    env = {"DEARDIARY_ARTIFACT_FS_ROOT": str(WORK / "artifacts")}
+    before = db.stat().st_size
+    print(cli("diary", "--db", str(db), "artifacts", "migrate", "--to", "filesystem",
+              "--compact", env=env))  # fmt: skip
+    after = db.stat().st_size
+    print(f"database file: {before / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB")
+    print(cli("diary", "--db", str(db), "artifacts", "verify", env=env))
 
 
 def buildlog_demo() -> None:
@@ -155,7 +169,7 @@ def main() -> None:
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir()
     storage_core_demo()
-    diary_demo()
+    artifacts_demo(diary_demo())
     buildlog_demo()
     print(f"\nEverything the demo stored is in {WORK}")
 
