@@ -6,6 +6,8 @@
   buffered points of ``loss`` to the iteration, close, print ``done``.
 * ``export DB OUT``: export every project of a buildlog database; prints JSON with the time
   and this process's peak RSS.
+* ``moto``: run a moto S3 server on 127.0.0.1 (a free port), print its URL, serve until stdin
+  closes.
 """
 
 from __future__ import annotations
@@ -58,6 +60,22 @@ def export(db: str, out: str) -> None:
     print(json.dumps({"seconds": elapsed, "peak_rss_mib": peak_rss_mib(), "rows": rows}))
 
 
+def moto() -> None:
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    print(f"http://{host}:{port}", flush=True)
+    try:
+        sys.stdin.read()  # until the parent closes our stdin
+    finally:
+        server.stop()
+
+
 def peak_rss_mib() -> float:
     """This process's peak RSS.
 
@@ -84,6 +102,8 @@ def main(argv: list[str]) -> None:
         log(args[0], args[1], int(args[2]))
     elif command == "export":
         export(args[0], args[1])
+    elif command == "moto":
+        moto()
     else:
         raise SystemExit(f"unknown command {command!r}")
 

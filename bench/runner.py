@@ -36,6 +36,8 @@ FIGURE_MODULES = (
     "bench.diary_metrics",
     "bench.startup",
     "bench.buildlog_jobs",
+    "bench.artifacts",
+    "bench.artifact_migration",
 )
 RESULTS = REPO / "bench" / "results"
 VERSIONED = (

@@ -69,9 +69,9 @@ def test_every_direction(
         assert store.read_resource_data(resource_id) == written[resource_id]
     with store.reading() as conn:
         stale = conn.execute(
-            sa.select(sa.func.count()).where(
-                m.resource.c.backend != "inline", m.resource.c.data.is_not(None)
-            )
+            sa.select(sa.func.count())
+            .select_from(m.resource_blob.join(m.resource))
+            .where(m.resource.c.backend != "inline")
         ).scalar_one()
     assert stale == 0
     verified = verify_artifacts(store, gc=True, grace=__import__("datetime").timedelta(0))

@@ -159,7 +159,7 @@ def test_inline_corruption_is_detected(make_store: StoreFactory, experiment_of: 
     experiment, _ = experiment_of(store)
     record = store.put_artifact(experiment, b"hello", name="a")
     with store.transaction() as conn:
-        conn.execute(sa.update(m.resource).values(data=b"jello"))
+        conn.execute(sa.update(m.resource_blob).values(data=b"jello"))
     with pytest.raises(IntegrityError) as caught:
         store.read_resource_data(record.id)
     assert str(caught.value).startswith(f"sha256 mismatch for artifact {record.id} (inline):")

@@ -126,7 +126,7 @@ def test_migrating_200_mib_out_of_inline_and_compacting_shrinks_the_file(
     store.close()
     with open_duckdb(db_path) as con:
         assert con.execute("SELECT version_num FROM diary_alembic_version").fetchall() == [
-            ("0001_initial",)
+            ("0002_resource_blob",)
         ]
 
 
@@ -141,13 +141,15 @@ def _bulk_inline(store: Store, experiment: UUID, payloads: list[bytes]) -> None:
 
     with store.transaction() as conn:
         for i, data in enumerate(payloads):
+            resource_id = uuid4()
             conn.execute(
                 sa.insert(m.resource).values(
-                    id=uuid4(), experiment_id=experiment, name=f"blob{i}", data=data,
+                    id=resource_id, experiment_id=experiment, name=f"blob{i}",
                     size_bytes=len(data), content_hash=hashlib.sha256(data).hexdigest(),
                     created_at=store.clock.now(),
                 )
             )  # fmt: skip
+            conn.execute(sa.insert(m.resource_blob).values(resource_id=resource_id, data=data))
 
 
 def test_compaction_refuses_while_this_process_has_the_file_open(db_path: Path) -> None:

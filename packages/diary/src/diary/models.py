@@ -54,6 +54,7 @@ __all__ = [
     "project",
     "project_tag",
     "resource",
+    "resource_blob",
     "skip_on_duckdb",
 ]
 
@@ -219,6 +220,8 @@ resource = sa.Table(
     _required_text("name"),
     _text("description"),
     sa.Column("media_type", sa.Text(), nullable=False, server_default="application/octet-stream"),
+    # Unused since revision 0002 (always NULL): inline bytes live in resource_blob. Kept
+    # because DuckDB cannot drop a column of a table that foreign keys refer to.
     sa.Column("data", sa.LargeBinary(), nullable=True),
     # Unindexed on purpose: moving an artifact updates backend and uri on rows that model
     # versions reference. "sqlite" is DearDiary.jl's old name of "inline".
@@ -229,6 +232,18 @@ resource = sa.Table(
     _created(),
     _optional_time("updated_at"),
     _not_empty("resource", "name"),
+)
+
+#: The bytes of inline artifacts, apart from their metadata: a DuckDB checkpoint rewrites
+#: whole row groups that received rows, so bytes inside ``resource`` were rewritten by every
+#: metadata write (migration 0002 explains; on DuckDB ``data`` is stored uncompressed).
+resource_blob = sa.Table(
+    "resource_blob",
+    metadata,
+    sa.Column(
+        "resource_id", sa.Uuid(), sa.ForeignKey("resource.id"), primary_key=True, nullable=False
+    ),
+    sa.Column("data", sa.LargeBinary(), nullable=False),
 )
 
 

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from diary import models as m
 from diary.artifacts.stores import normalise_backend
+from diary.artifacts.table import META_COLUMNS, resource_record
 from diary.records import Resource
-from diary.store.artifacts import META_COLUMNS, resource_record
 
 if TYPE_CHECKING:
     from diary.store import Store
@@ -66,11 +66,13 @@ def with_inline_bytes(
 def _fetch(store: Store, group: list[Resource]) -> Iterator[tuple[Resource, bytes | None]]:
     if not group:
         return
-    table = m.resource
+    table = m.resource_blob
     with store.reading() as conn:
         rows = conn.execute(
-            sa.select(table.c.id, table.c.data).where(table.c.id.in_([r.id for r in group]))
+            sa.select(table.c.resource_id, table.c.data).where(
+                table.c.resource_id.in_([r.id for r in group])
+            )
         ).all()
-    data = {row.id: row.data for row in rows}
+    data = {row.resource_id: row.data for row in rows}
     for record in group:
         yield record, data.get(record.id)

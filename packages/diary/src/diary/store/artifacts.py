@@ -26,15 +26,25 @@ from typing import IO, Any, BinaryIO, cast
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 
 from diary import models as m
 from diary.artifacts.resolver import ArtifactStores
 from diary.artifacts.stores import StoredBytes, normalise_backend
 from diary.artifacts.streams import VerifiedStream
-from diary.errors import InvalidValue, ReferencedError, StorageError
+from diary.artifacts.table import (
+    META_COLUMNS,
+    delete_blob,
+    fetch_meta,
+    fetch_with_data,
+    insert_resource,
+    iteration_owner,
+    resource_record,
+    switch_resource,
+)
+from diary.errors import InvalidValue, NotFound, ReferencedError, StorageError
 from diary.records import Resource
-from diary.store.base import IdLike, require_text
+from diary.store.base import IdLike, as_uuid, require_text
 from diary.store.iterations import IterationsMixin
 from storage_core.blobs.localfs import atomic_write
 from storage_core.hashing import iter_chunks
@@ -45,27 +55,7 @@ logger = logging.getLogger(__name__)
 
 #: What ``log_artifact``/``put_artifact`` accept: a file path, bytes, or a binary file object.
 ArtifactSource = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
-#: Every ``resource`` column but the bytes: listings never load BLOBs.
-META_COLUMNS = tuple(column for column in m.resource.c if column.name != "data")
 _DEFAULT_MEDIA_TYPE = "application/octet-stream"
-
-
-def resource_record(row: Row[Any]) -> Resource:
-    """A :class:`Resource` from a ``resource`` row (with or without ``data``)."""
-    return Resource(
-        row.id,
-        row.experiment_id,
-        row.iteration_id,
-        row.name,
-        row.description,
-        row.media_type,
-        row.backend,
-        row.uri,
-        row.size_bytes,
-        row.content_hash,
-        row.created_at,
-        row.updated_at,
-    )
 
 
 def location(record: Resource) -> str:
@@ -139,40 +129,45 @@ class ArtifactsMixin(IterationsMixin):
             ArtifactTooLarge: an inline artifact over ``DEARDIARY_ARTIFACT_INLINE_MAX_BYTES``.
             BackendUnavailable: the S3 bucket is missing or the endpoint cannot be reached.
         """
+        with self.reading() as conn:
+            experiment, iteration = self._artifact_owner(conn, experiment_id, iteration_id)
+        return self._put(experiment, iteration, source, name, description, media_type)
+
+    def _put(
+        self,
+        experiment: UUID,
+        iteration: UUID | None,
+        source: ArtifactSource,
+        name: str | None,
+        description: str,
+        media_type: str | None,
+    ) -> Resource:
+        """Write the bytes, then record the row that points at them (owner checked again)."""
         if name is None and isinstance(source, str | os.PathLike):
             name = Path(source).name
         require_text("artifact name", name or "")
         assert name is not None
         media = media_type or mimetypes.guess_type(name)[0] or _DEFAULT_MEDIA_TYPE
-        with self.reading() as conn:
-            experiment, iteration = self._artifact_owner(conn, experiment_id, iteration_id)
-        store = self.artifact_stores.current
         with _opened(source) as data:
-            stored = store.write(data)
+            stored = self.artifact_stores.current.write(data)
         record = Resource(
             uuid4(), experiment, iteration, name, description, media, stored.backend,
             stored.uri, stored.size, stored.sha256, self.clock.now(), None,
         )  # fmt: skip
-        with self._discarding_on_failure(stored), self.transaction() as conn:
-            # Checked again in the writing transaction: DuckDB has no foreign keys, and the
-            # experiment may have been deleted while the bytes were uploading.
-            self._artifact_owner(conn, experiment, iteration)
-            conn.execute(
-                sa.insert(m.resource).values(
-                    id=record.id,
-                    experiment_id=experiment,
-                    iteration_id=iteration,
-                    name=name,
-                    description=description,
-                    media_type=media,
-                    data=stored.data,
-                    backend=stored.backend,
-                    uri=stored.uri,
-                    size_bytes=stored.size,
-                    content_hash=stored.sha256,
-                    created_at=record.created_at,
-                )
-            )
+        with self._discarding_on_failure(stored):
+            # The owner is checked again as the row is written: DuckDB has no foreign keys,
+            # and the experiment may have been deleted while the bytes were uploading.
+            if stored.data is None and self.is_duckdb:
+                # One autocommitted statement, no transaction around it.
+                with self.reading() as conn:
+                    written = insert_resource(conn, record, None)
+            else:
+                with self.transaction() as conn:  # the row and its bytes commit together
+                    written = insert_resource(conn, record, stored.data)
+            if not written:
+                with self.reading() as conn:
+                    self._artifact_owner(conn, experiment, iteration)  # raises NotFound
+                raise NotFound("experiment", str(experiment))
         return record
 
     def log_artifact(
@@ -189,16 +184,12 @@ class ArtifactsMixin(IterationsMixin):
         Raises:
             NotFound: no such iteration.
         """
+        iteration = as_uuid("iteration", iteration_id)
         with self.reading() as conn:
-            row = self.fetch_row(conn, m.iteration, "iteration", iteration_id)
-        return self.put_artifact(
-            row.experiment_id,
-            source,
-            name=name,
-            iteration_id=row.id,
-            description=description,
-            media_type=media_type,
-        )
+            experiment = iteration_owner(conn, iteration)
+        if experiment is None:
+            raise NotFound("iteration", str(iteration_id))
+        return self._put(experiment, iteration, source, name, description, media_type)
 
     def replace_artifact(self, resource_id: IdLike, source: ArtifactSource) -> Resource:
         """Replace an artifact's bytes, keeping its id, name and references.
@@ -215,23 +206,11 @@ class ArtifactsMixin(IterationsMixin):
         with _opened(source) as data:
             stored = self.artifact_stores.current.write(data)
         with self._discarding_on_failure(stored), self.transaction() as conn:
-            changed = conn.execute(
-                sa.update(m.resource)
-                .where(*guard(old))
-                .values(
-                    backend=stored.backend,
-                    uri=stored.uri,
-                    data=stored.data,
-                    size_bytes=stored.size,
-                    content_hash=stored.sha256,
-                    updated_at=self.clock.now(),
-                )
-            ).rowcount
-            if changed != 1:
+            if not switch_resource(conn, old, stored, self.clock.now()):
                 raise StorageError(
                     f"artifact {old.id} changed while it was being replaced; try again"
                 )
-            record = resource_record(self.fetch_meta(conn, old.id))
+            record = self.fetch_meta(conn, old.id)
         self._discard_bytes(old.backend, old.uri)
         return record
 
@@ -257,15 +236,15 @@ class ArtifactsMixin(IterationsMixin):
         if media_type is not None:
             changes["media_type"] = require_text("media type", media_type)
         with self.transaction() as conn:
-            row = self.fetch_meta(conn, resource_id)
-            changes = {k: v for k, v in changes.items() if getattr(row, k) != v}
+            record = self.fetch_meta(conn, resource_id)
+            changes = {k: v for k, v in changes.items() if getattr(record, k) != v}
             if changes:
                 changes["updated_at"] = self.clock.now()
                 conn.execute(
-                    sa.update(m.resource).where(m.resource.c.id == row.id).values(**changes)
+                    sa.update(m.resource).where(m.resource.c.id == record.id).values(**changes)
                 )
-                row = self.fetch_meta(conn, row.id)
-            return resource_record(row)
+                record = self.fetch_meta(conn, record.id)
+            return record
 
     def delete_resource(self, resource_id: IdLike) -> Resource:
         """Delete an artifact: the row first, then its bytes.
@@ -278,7 +257,7 @@ class ArtifactsMixin(IterationsMixin):
             ReferencedError: a model version refers to it (the bytes are kept).
         """
         with self.transaction() as conn:
-            record = resource_record(self.fetch_meta(conn, resource_id))
+            record = self.fetch_meta(conn, resource_id)
             version = conn.execute(
                 sa.select(m.model_version.c.version, m.model.c.name)
                 .join(m.model, m.model.c.id == m.model_version.c.model_id)
@@ -293,6 +272,7 @@ class ArtifactsMixin(IterationsMixin):
                     f"version {version[0].version} of model {version[0].name!r} refers to it; "
                     "delete that model version first",
                 )
+            delete_blob(conn, record.id)
             conn.execute(sa.delete(m.resource).where(m.resource.c.id == record.id))
         self._discard_bytes(record.backend, record.uri)
         return record
@@ -306,7 +286,7 @@ class ArtifactsMixin(IterationsMixin):
             NotFound: no such artifact.
         """
         with self.reading() as conn:
-            return resource_record(self.fetch_meta(conn, resource_id))
+            return self.fetch_meta(conn, resource_id)
 
     def list_resources(
         self, experiment_id: IdLike, *, iteration_id: IdLike | None = None
@@ -337,15 +317,13 @@ class ArtifactsMixin(IterationsMixin):
             NotFound: no such artifact, or its bytes are missing.
             BackendUnavailable: the S3 endpoint cannot be reached.
         """
+        key = as_uuid("artifact", resource_id)
         with self.reading() as conn:
-            row = self.fetch_meta(conn, resource_id)
-            record = resource_record(row)
-            store = self.artifact_stores.for_row(record.backend, record.uri)
-            data = None
-            if store.keeps_bytes_in_row:
-                data = conn.execute(
-                    sa.select(m.resource.c.data).where(m.resource.c.id == record.id)
-                ).scalar_one()
+            found = fetch_with_data(conn, key)  # row and inline bytes in one query
+        if found is None:
+            raise NotFound("artifact", str(resource_id))
+        record, data = found
+        store = self.artifact_stores.for_row(record.backend, record.uri)
         inner = store.open(record.uri, data)
         stream = VerifiedStream(inner, location(record), record.size_bytes, record.content_hash)
         return cast(BinaryIO, stream)
@@ -377,21 +355,16 @@ class ArtifactsMixin(IterationsMixin):
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def fetch_meta(self, conn: Connection, resource_id: IdLike) -> Row[Any]:
-        """The ``resource`` row without its bytes.
+    def fetch_meta(self, conn: Connection, resource_id: IdLike) -> Resource:
+        """The artifact's record (its ``resource`` row, without bytes).
 
         Raises:
             NotFound: no such artifact.
         """
-        from diary.store.base import as_uuid
-
-        key = as_uuid("artifact", resource_id)
-        rows = conn.execute(sa.select(*META_COLUMNS).where(m.resource.c.id == key)).all()
-        if not rows:
-            from diary.errors import NotFound
-
+        record = fetch_meta(conn, as_uuid("artifact", resource_id))
+        if record is None:
             raise NotFound("artifact", str(resource_id))
-        return rows[0]
+        return record
 
     def _artifact_owner(
         self, conn: Connection, experiment_id: IdLike, iteration_id: IdLike | None

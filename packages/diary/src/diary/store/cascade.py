@@ -68,7 +68,7 @@ def delete_experiments(
     # All iterations of an experiment in one statement: parents and children go together, so
     # a self-referencing foreign key (where one exists) holds at the end of the statement.
     conn.execute(sa.delete(m.iteration).where(m.iteration.c.experiment_id.in_(ids)))
-    conn.execute(sa.delete(m.resource).where(m.resource.c.experiment_id.in_(ids)))
+    _delete_resources(conn, m.resource.c.experiment_id.in_(ids))
     conn.execute(sa.delete(m.experiment_tag).where(m.experiment_tag.c.experiment_id.in_(ids)))
     conn.execute(sa.delete(m.experiment).where(m.experiment.c.id.in_(ids)))
 
@@ -138,4 +138,11 @@ def _delete_logged_rows(conn: Connection, iterations: list[UUID] | Selectable) -
     conn.execute(sa.delete(m.metric).where(m.metric.c.iteration_id.in_(iterations)))
     conn.execute(sa.delete(m.parameter).where(m.parameter.c.iteration_id.in_(iterations)))
     conn.execute(sa.delete(m.iteration_tag).where(m.iteration_tag.c.iteration_id.in_(iterations)))
-    conn.execute(sa.delete(m.resource).where(m.resource.c.iteration_id.in_(iterations)))
+    _delete_resources(conn, m.resource.c.iteration_id.in_(iterations))
+
+
+def _delete_resources(conn: Connection, where: sa.ColumnElement[bool]) -> None:
+    """Delete artifact rows matching ``where``, their inline bytes first (foreign key order)."""
+    owned = sa.select(m.resource.c.id).where(where)
+    conn.execute(sa.delete(m.resource_blob).where(m.resource_blob.c.resource_id.in_(owned)))
+    conn.execute(sa.delete(m.resource).where(where))
