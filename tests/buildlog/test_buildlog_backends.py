@@ -12,7 +12,7 @@ from buildlog.backends import StorageBackend
 from buildlog.backends.legacy import LegacyBackend
 from buildlog.backends.resolve import resolve_backend
 from buildlog.backends.sqlite import SQLiteBackend
-from buildlog.errors import ReadOnlyBackend
+from buildlog.errors import InvalidRecord, ReadOnlyBackend
 from buildlog.legacy import layout_for, read_legacy_file
 from buildlog.project import identify_project
 from buildlog.records import (
@@ -25,6 +25,7 @@ from buildlog.records import (
     SkillDecision,
     parse_record,
 )
+from storage_core.errors import AlreadyExists
 
 
 def _fill_sqlite(backend: StorageBackend, data: Path, buildlog_dir: Path) -> None:
@@ -152,7 +153,9 @@ def test_event_appends_are_idempotent(sqlite_backend: SQLiteBackend) -> None:
     assert sqlite_backend.append_events("rewards", records) == 0
     assert sqlite_backend.append_events("rewards", records[:1] * 2) == 0
     assert sqlite_backend.count_events("rewards") == 3
-    with pytest.raises(TypeError, match="rewards takes RewardEvent records, not Session"):
+    with pytest.raises(
+        InvalidRecord, match=r"^append rewards: takes RewardEvent records, not Session$"
+    ):
         sqlite_backend.append_events("rewards", [Session("s", "t")])
 
 
@@ -204,6 +207,19 @@ def test_active_session_lifecycle(sqlite_backend: SQLiteBackend) -> None:
     assert sqlite_backend.load_active_session() == session
     sqlite_backend.delete_active_session()
     assert sqlite_backend.load_active_session() is None
+
+
+def test_starting_a_session_refuses_a_running_one_atomically(
+    sqlite_backend: SQLiteBackend,
+) -> None:
+    first, second = Session("session-1", "t1"), Session("session-2", "t2")
+    sqlite_backend.save_active_session(first, replace=False)
+    with pytest.raises(AlreadyExists) as refused:
+        sqlite_backend.save_active_session(second, replace=False)
+    assert str(refused.value) == (
+        "an experiment is already running (session-1); end it with 'buildlog experiment end' first"
+    )
+    assert sqlite_backend.load_active_session() == first
 
 
 def test_projects_are_isolated(tmp_path: Path) -> None:

@@ -157,13 +157,15 @@ def test_migrate_reports_and_exit_status(project: Path) -> None:
     assert result.stderr.splitlines() == [
         f"buildlog: {(data / 'mistakes.jsonl').resolve()}:3: "
         "field 'id' must be a string, got number",
-        "Error: migration incomplete: 1 malformed line skipped; the files were kept, fix them "
-        "and run 'buildlog migrate' again",
+        f"Error: migration incomplete: 1 malformed line in {(data / 'mistakes.jsonl').resolve()} "
+        "(first: line 3: field 'id' must be a string, got number); nothing was imported from "
+        "that file; fix and run 'buildlog migrate' again",
     ]
     (data / "mistakes.jsonl").write_text(blsamples.jsonl(blsamples.MISTAKES))
     fixed = json.loads(ok(project, "migrate", "--json").stdout)
+    # Nothing of the file came in while it had a malformed line: now all of it does.
     assert [(f["status"], f["added"], f["unchanged"]) for f in fixed["files"]] == [
-        ("migrated", 0, 2)
+        ("migrated", 2, 0)
     ]
     nothing = ok(project, "migrate")
     assert nothing.stdout == "nothing to migrate: no legacy files pending\n"

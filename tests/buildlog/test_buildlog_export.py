@@ -238,3 +238,60 @@ def test_export_streams_many_rows(project: Path, tmp_path: Path) -> None:
     assert result.manifest["tables"] == {"rewards": 20000}
     with (tmp_path / "big" / "rewards.jsonl").open() as handle:
         assert sum(1 for _ in handle) == 20000
+
+
+@pytest.mark.parametrize("all_projects", [False, True])
+def test_export_lines_equal_the_record_route(
+    migrated: Path, tmp_path: Path, all_projects: bool
+) -> None:
+    """The fast row-to-line path writes exactly what record -> export_row -> json gives,
+    including odd values a hand-edited or original database may hold."""
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    from buildlog.backends.rows import from_row
+    from buildlog.export import export_row, table_spec
+    from buildlog.models import metadata
+
+    backend = _backend(migrated)
+    db = database_location().path
+    assert db is not None
+    conn = sqlite3.connect(db)
+    odd = [
+        ("rew-odd1", "not json", '"a string"', None),
+        ("rew-odd2", "[1, true, null]", "", "ünï ☃ \u2028"),
+        ("rew-odd3", '["ok", "é"]', '{"k": 1}', "x" * 3000),
+    ]
+    for rid, rules, notes_col, notes in odd:
+        conn.execute(
+            "INSERT INTO reward_events (project_id, id, timestamp, outcome, reward_value, "
+            "rules_active, notes, source) VALUES (?, ?, '2026-03-01T00:00:00+00:00', "
+            "'accepted', 1, ?, ?, ?)",
+            (backend.project_id, rid, rules, notes, notes_col),
+        )
+    conn.execute(
+        "UPDATE skill_decisions SET metadata = 'not json' WHERE skill_id = 'dk-37bed7291f'"
+    )
+    conn.execute(
+        "UPDATE bandit_arms SET is_seed = 0, alpha = 0, beta = 0 WHERE context = 'general'"
+    )
+    conn.commit()
+    conn.close()
+    out = tmp_path / "out"
+    try:
+        export_bundle(backend.engine, out, project_id=None if all_projects else backend.project_id)
+        with backend.engine.connect() as sql:
+            for name in TABLES:
+                spec = table_spec(name)
+                table = metadata.tables[spec.table]
+                order = (table.c.project_id, *(table.c[c] for c in spec.order))
+                expected = []
+                for row in sql.execute(sa.select(table).order_by(*order)).mappings():
+                    line = export_row(spec, from_row(spec.record, row))
+                    if all_projects:
+                        line = {"project_id": row["project_id"], **line}
+                    expected.append(json.dumps(line, ensure_ascii=False) + "\n")
+                assert (out / spec.filename).read_text(encoding="utf-8") == "".join(expected)
+    finally:
+        backend.close()

@@ -16,11 +16,18 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from buildlog.paths import FILE_MODE, DatabaseLocation, ensure_private_dir
 from buildlog.schema_v7 import LATER_COLUMNS, ORIGINAL_VERSION
-from storage_core.errors import ForeignDatabase
+from storage_core.errors import (
+    BackendUnavailable,
+    ForeignDatabase,
+    PermissionDenied,
+    SchemaTooNew,
+    StorageIOError,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -100,38 +107,127 @@ def inspect_original(query: Query, where: str) -> int | None:
     return version
 
 
+# SQLite file header (https://www.sqlite.org/fileformat.html#the_database_header).
+_HEADER_SIZE = 100
+_WAL_MARKER = 2  # file format read/write versions of a WAL database
+
+
+def _damaged(path: Path, problem: str) -> ForeignDatabase:
+    return ForeignDatabase(
+        str(path),
+        f"damaged SQLite database ({problem})",
+        "a usable buildlog database",
+        hint="it was left untouched; restore it from a backup or move it away",
+    )
+
+
+def _check_size(path: Path) -> None:
+    """Refuse a database file shorter than its header says (a truncated copy).
+
+    Without a ``-wal`` file every page the header counts must be in the file (with one,
+    pages may still be in the log, so nothing is concluded).
+    """
+    with path.open("rb") as handle:
+        header = handle.read(_HEADER_SIZE)
+    if len(header) < _HEADER_SIZE:
+        raise _damaged(path, f"{len(header)} bytes, shorter than the 100-byte header")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    change_counter = int.from_bytes(header[24:28], "big")
+    valid_for = int.from_bytes(header[92:96], "big")
+    if pages == 0 or change_counter != valid_for:
+        return  # the header's page count is not trustworthy (an old writer); SQLite decides
+    expected = pages * page_size
+    actual = path.stat().st_size
+    wal = Path(f"{path}-wal")
+    if actual < expected and not (wal.exists() and wal.stat().st_size > 0):
+        raise _damaged(path, f"truncated: {actual} of {expected} bytes")
+
+
 def _preflight(location: DatabaseLocation) -> int | None:
-    """Refuse a foreign SQLite file before our engine (WAL, schema) changes anything in it.
+    """Refuse a foreign, damaged or newer SQLite file before our engine changes anything in it.
+
+    Everything here reads through a read-only connection: switching the journal mode, the
+    first thing an engine does, is already a write.
 
     Returns:
         The original tool's schema version when the file is its (not yet adopted) database.
+
+    Raises:
+        ForeignDatabase: not a buildlog database, or a damaged one.
+        SchemaTooNew: our version table holds a revision this code does not know.
     """
     from storage_core.database import FileKind, detect_file_kind
 
     path = location.path
     if path is None or detect_file_kind(path) is not FileKind.SQLITE:
         return None  # missing/empty files are created; the engine refuses non-SQLite files
-    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    _check_size(path)
+    # A read-only connection still creates -wal and -shm files beside a WAL database (and
+    # leaves them). Without a log or journal no other connection is writing, and the file
+    # alone is the database: read it as immutable, which creates nothing.
+    busy = any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-journal"))
+    mode = "mode=ro" if busy else "immutable=1"
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?{mode}", uri=True)
+    except sqlite3.Error as err:
+        raise StorageIOError(str(path), "open", str(err)) from err
     try:
 
         def query(sql: str) -> list[Any]:
             return conn.execute(sql).fetchall()
 
-        tables = {row[0] for row in query("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not tables or VERSION_TABLE in tables:
-            return None
-        version = inspect_original(query, str(path))
-        if version is None:
-            listed = ", ".join(sorted(tables)[:5])
-            raise ForeignDatabase(
-                str(path),
-                f"database with other tables ({listed}) and no {VERSION_TABLE} table",
-                "a buildlog database",
-                hint="it was left untouched (use another database with --db or BUILDLOG_DB)",
-            )
-        return version
+        try:
+            return _inspect_file(path, query)
+        except sqlite3.DatabaseError as err:
+            raise _damaged(path, str(err)) from err
     finally:
         conn.close()
+
+
+def _inspect_file(path: Path, query: Query) -> int | None:
+    tables = {row[0] for row in query("SELECT name FROM sqlite_master WHERE type='table'")}
+    if not tables:
+        return None
+    if VERSION_TABLE in tables:
+        from storage_core.schema import head_revision, is_known_revision
+
+        env = schema_environment()
+        for (revision,) in query(f"SELECT version_num FROM {VERSION_TABLE}"):
+            if not is_known_revision(env, str(revision)):
+                raise SchemaTooNew(str(path), str(revision), head_revision(env))
+        return None
+    version = inspect_original(query, str(path))
+    if version is None:
+        listed = ", ".join(sorted(tables)[:5])
+        raise ForeignDatabase(
+            str(path),
+            f"database with other tables ({listed}) and no {VERSION_TABLE} table",
+            "a buildlog database",
+            hint="it was left untouched (use another database with --db or BUILDLOG_DB)",
+        )
+    return version
+
+
+def _translate_errors(engine: Engine, where: str) -> None:
+    """Turn the driver's errors about the file itself into errors naming the file.
+
+    "database disk image is malformed" or "unable to open database file" met half-way
+    through a command would otherwise surface as an internal error.
+    """
+    import sqlalchemy as sa
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        original = context.original_exception
+        if not isinstance(original, sqlite3.Error) or isinstance(original, sqlite3.IntegrityError):
+            return
+        message = str(original)
+        if "malformed" in message or "not a database" in message:
+            raise _damaged(Path(where), message) from original
+        if "unable to open" in message or "readonly" in message or "disk I/O" in message:
+            raise StorageIOError(where, "use the database", message) from original
 
 
 def _adopt(conn: Connection) -> str | None:
@@ -166,11 +262,24 @@ def open_engine(
     from storage_core.schema import ensure_schema
 
     kwargs: dict[str, Any] = {}
-    if location.path is not None:
-        ensure_private_dir(location.path.parent)
+    path = location.path
+    if path is not None:
         _preflight(location)
         kwargs = {"create_dirs": True, "file_mode": FILE_MODE}
-    engine = create_engine_for(location.url, **kwargs)
+    try:
+        if path is not None:
+            ensure_private_dir(path.parent)
+        engine = create_engine_for(location.url, **kwargs)
+    except PermissionError as err:
+        raise PermissionDenied(str(err.filename or path), "permission denied") from err
+    except OSError as err:
+        where = err.filename or path or location.display()
+        raise StorageIOError(str(where), "create", err.strerror or str(err)) from err
+    except ImportError as err:
+        raise BackendUnavailable(
+            location.display(), f"no database driver ({err})", hint="install the driver package"
+        ) from err
+    _translate_errors(engine, location.display())
     try:
         status = ensure_schema(
             engine, schema_environment(), auto_upgrade=auto_upgrade, adopt=_adopt

@@ -81,20 +81,48 @@ class ExportError(StorageError):
 class MigrationIncomplete(StorageError):
     """``buildlog migrate`` left files behind: malformed lines to fix, or failed files.
 
+    A file with a malformed line is not imported at all (see :mod:`buildlog.migrate`).
+
     Attributes:
         issues: the malformed lines (``file:line: reason``).
         failed: the files that failed as a whole.
+        kept: the files left in place because of malformed lines.
     """
 
-    def __init__(self, issues: Sequence[str], failed: Sequence[str]) -> None:
+    def __init__(
+        self, issues: Sequence[str], failed: Sequence[str], kept: Sequence[str] = ()
+    ) -> None:
         self.issues = tuple(issues)
         self.failed = tuple(failed)
+        self.kept = tuple(kept)
         parts = []
         if issues:
-            parts.append(f"{len(issues)} malformed line{'s' if len(issues) != 1 else ''} skipped")
+            files = _files(self.kept)
+            parts.append(
+                f"{_plural(len(issues), 'malformed line')} in {files} "
+                f"(first: {_first(issues[0], self.kept)}); nothing was imported from "
+                f"{'that file' if len(self.kept) == 1 else 'those files'}"
+            )
         if failed:
-            parts.append(f"{len(failed)} file{'s' if len(failed) != 1 else ''} failed")
+            parts.append(f"{_plural(len(failed), 'file')} failed ({', '.join(failed)})")
         super().__init__(
-            f"migration incomplete: {', '.join(parts)}; the files were kept, fix them and "
-            "run 'buildlog migrate' again"
+            f"migration incomplete: {'; '.join(parts)}; fix and run 'buildlog migrate' again"
         )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _first(issue: str, kept: Sequence[str]) -> str:
+    """The first issue, without repeating the file's path when only one file is named."""
+    if len(kept) == 1 and issue.startswith(f"{kept[0]}:"):
+        rest = issue[len(kept[0]) + 1 :]
+        return f"line {rest}" if rest[:1].isdigit() else rest.strip()
+    return issue
+
+
+def _files(paths: Sequence[str]) -> str:
+    if len(paths) == 1:
+        return paths[0]
+    return f"{len(paths)} files ({', '.join(paths)})"

@@ -31,6 +31,7 @@ from buildlog.records import (
     SkillDecision,
     parse_record,
 )
+from storage_core.errors import NotFound
 
 __all__ = [
     "BANDIT_FILE",
@@ -141,8 +142,16 @@ class LegacyLayout:
 
 
 def layout_for(buildlog_dir: Path | str) -> LegacyLayout:
-    """The layout of an explicitly given buildlog dir (``migrate --buildlog-dir``)."""
-    return LegacyLayout(Path(buildlog_dir).expanduser().resolve())
+    """The layout of an explicitly given buildlog dir (``migrate --buildlog-dir``).
+
+    Raises:
+        NotFound: the folder does not exist (or is a file).
+    """
+    folder = Path(buildlog_dir).expanduser().resolve()
+    if not folder.is_dir():
+        problem = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise NotFound("buildlog folder", str(folder), f"buildlog folder {folder} {problem}")
+    return LegacyLayout(folder)
 
 
 def find_layout(root: Path | str) -> LegacyLayout | None:

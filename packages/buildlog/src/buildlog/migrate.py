@@ -60,8 +60,8 @@ class FileOutcome:
         unchanged: records the database already had.
         issues: malformed lines, ``file:line: reason``.
         archived_to: the new name after the rename, None when not renamed.
-        status: ``migrated``, ``kept`` (malformed lines, not renamed), ``failed`` or
-            ``planned`` (dry run).
+        status: ``migrated``, ``kept`` (malformed lines: nothing imported, not renamed),
+            ``failed`` or ``planned`` (dry run).
         error: why the file failed (status ``failed``).
     """
 
@@ -139,8 +139,21 @@ class LegacyImportStep(MigrationStep[Path, LegacyRead]):
         return read_legacy_file(item)
 
     def apply(self, item: Path, prepared: LegacyRead) -> ItemOutcome:
-        """Merge the file's valid records in one transaction."""
+        """Merge the file's records in one transaction; a file with malformed lines not at all.
+
+        A malformed line may be a record cut short or mistyped: importing the rest would
+        leave the database holding part of a file the user is about to fix, so nothing of
+        the file is written until it reads cleanly.
+        """
         assert self.engine is not None, "a dry run never applies"
+        if prepared.issues:
+            self.outcomes[item] = FileOutcome(
+                path=item,
+                records=len(prepared.records),
+                issues=[str(issue) for issue in prepared.issues],
+                status="kept",
+            )
+            return ItemOutcome(records=0)
         with self.engine.begin() as conn:
             merged = merge_records(conn, self.project_id, item.name, prepared.records)
         self.outcomes[item] = FileOutcome(
@@ -149,8 +162,7 @@ class LegacyImportStep(MigrationStep[Path, LegacyRead]):
             added=merged.added,
             updated=merged.updated,
             unchanged=merged.unchanged,
-            issues=[str(issue) for issue in prepared.issues],
-            status="kept" if prepared.issues else "migrated",
+            status="migrated",
         )
         self.warnings.extend(f"{item.name}: {w}" for w in merged.warnings)
         return ItemOutcome(records=merged.added + merged.updated)
@@ -192,6 +204,11 @@ class MigrateResult:
         return [issue for outcome in self.files for issue in outcome.issues]
 
     @property
+    def kept(self) -> list[str]:
+        """The files left in place because of malformed lines (nothing of them imported)."""
+        return [str(f.path) for f in self.files if f.status == "kept"]
+
+    @property
     def changed(self) -> bool:
         """Whether the run wrote anything (records or renames)."""
         return any(f.added or f.updated or f.archived_to for f in self.files)
@@ -212,7 +229,7 @@ class MigrateResult:
 def _legacy_layout(project: ProjectIdentity, buildlog_dir: Path | str | None) -> LegacyLayout:
     if buildlog_dir is not None:
         return layout_for(buildlog_dir)
-    return find_layout(project.path) or layout_for(project.path / "buildlog")
+    return find_layout(project.path) or LegacyLayout(project.path / "buildlog")
 
 
 def migrate_legacy(

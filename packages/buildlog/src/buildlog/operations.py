@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from buildlog.backends.protocol import StorageBackend
 from buildlog.errors import InvalidRecord
@@ -25,7 +26,14 @@ from buildlog.identifiers import (
     session_id,
     utc_now,
 )
-from buildlog.records import Learning, Mistake, ReviewHistoryEntry, RewardEvent, Session
+from buildlog.records import (
+    Learning,
+    Mistake,
+    ReviewHistoryEntry,
+    RewardEvent,
+    Session,
+    check_text,
+)
 from storage_core.errors import AlreadyExists, NotFound
 
 __all__ = [
@@ -79,7 +87,15 @@ def record_reward(
         raise InvalidRecord("reward", f"outcome must be one of {', '.join(OUTCOMES)}: {outcome!r}")
     if revision_distance is not None and not 0.0 <= revision_distance <= 1.0:
         raise InvalidRecord("reward", f"distance must be between 0 and 1: {revision_distance}")
+    check_text("notes", notes)
+    check_text("error class", error_class)
+    check_text("source", source, required=True)
+    for rule in rules or ():
+        check_text("rule id", rule, required=True)
     active = backend.load_active_session()
+    if session is not None:
+        check_text("session id", session, required=True)
+        _require_session(backend, session, active)
     timestamp = format_timestamp()
     event = RewardEvent(
         id=reward_id(outcome, timestamp),
@@ -93,11 +109,31 @@ def record_reward(
         source=source,
         session_id=session or (active.id if active else None),
     )
-    backend.append_events("rewards", [event])
+    while backend.append_events("rewards", [event]) == 0:
+        # Another process recorded the same outcome in the same microsecond: the id (a hash
+        # of outcome and timestamp) is taken, so this reward moves on by a microsecond.
+        timestamp = format_timestamp(datetime.fromisoformat(event.timestamp) + _MICROSECOND)
+        event.timestamp, event.id = timestamp, reward_id(outcome, timestamp)
     context = event.error_class or GENERAL_CONTEXT
     for rule in event.rules_active:
         backend.update_arm(context, rule, event.reward_value)
     return event
+
+
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _require_session(backend: StorageBackend, session: str, active: Session | None) -> None:
+    """Refuse a reward for a session the project does not have (a typo loses the link)."""
+    if active is not None and active.id == session:
+        return
+    if any(record.id == session for record in backend.load_events("sessions")):
+        return
+    raise NotFound(
+        "session",
+        session,
+        f"no session {session!r} in this project (see 'buildlog sessions')",
+    )
 
 
 def start_experiment(
@@ -108,6 +144,8 @@ def start_experiment(
     Raises:
         AlreadyExists: a session is running already.
     """
+    check_text("error class", error_class)
+    check_text("notes", notes)
     running = backend.load_active_session()
     if running is not None:
         raise AlreadyExists(
@@ -126,7 +164,8 @@ def start_experiment(
         error_class=error_class,
         notes=notes,
     )
-    backend.save_active_session(session)
+    # Checked again atomically: another process may have started one since the check above.
+    backend.save_active_session(session, replace=False)
     return session
 
 
@@ -152,6 +191,8 @@ def end_experiment(
     Raises:
         NotFound: no session is running.
     """
+    check_text("entry file", entry_file)
+    check_text("notes", notes)
     session = _require_active(backend)
     session.ended_at = format_timestamp()
     session.rules_at_end = _promoted(backend)
@@ -188,6 +229,9 @@ def log_mistake(
     Raises:
         NotFound: no session is running.
     """
+    check_text("error class", error_class, required=True)
+    check_text("mistake description", description, required=True)
+    check_text("rule id", rule)
     session = _require_active(backend)
     now = utc_now()
     digest = semantic_hash(description)
@@ -232,6 +276,10 @@ def add_learning(
 
     A review history entry records the addition.
     """
+    check_text("learning rule", rule, required=True)
+    check_text("learning category", category, required=True)
+    check_text("learning severity", severity, required=True)
+    check_text("learning source", source, required=True)
     now = format_timestamp()
     learning_id = rule_id(rule, category)
     known = backend.load_learnings().get(learning_id)

@@ -10,11 +10,12 @@ them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage_core.errors import ConfigError
+from storage_core.errors import ConfigError, StorageIOError
 
 __all__ = [
     "DB_FILENAME",
@@ -26,6 +27,7 @@ __all__ = [
     "buildlog_home",
     "database_location",
     "ensure_private_dir",
+    "mask_password",
 ]
 
 ENV_HOME = "BUILDLOG_HOME"
@@ -77,14 +79,17 @@ def buildlog_home(environ: Mapping[str, str] | None = None) -> Path:
         An absolute path; it may not exist yet.
 
     Raises:
-        ConfigError: ``BUILDLOG_HOME`` is set but empty.
+        ConfigError: ``BUILDLOG_HOME`` is set but empty, or names a file.
     """
     env = os.environ if environ is None else environ
     value = env.get(ENV_HOME)
     if value is not None:
         if not value.strip():
             raise ConfigError(ENV_HOME, value, "must be a folder path")
-        return Path(value).expanduser().resolve()
+        home = Path(value).expanduser().resolve()
+        if home.exists() and not home.is_dir():
+            raise ConfigError(ENV_HOME, value, "is a file, not a folder")
+        return home
     return (Path.home() / ".buildlog").resolve()
 
 
@@ -105,7 +110,8 @@ def database_location(
         The location.
 
     Raises:
-        ConfigError: the value is empty or a ``sqlite://`` URL cannot be parsed.
+        ConfigError: the value is empty, names a folder, or is a URL SQLAlchemy cannot parse
+            or whose database kind it does not know (a password in it is masked).
     """
     env = os.environ if environ is None else environ
     name, value = ("--db", db) if db is not None else (ENV_DB, env.get(ENV_DB))
@@ -116,8 +122,40 @@ def database_location(
         raise ConfigError(name, value, "must be a file path or a SQLAlchemy URL")
     if "://" not in value:
         path = Path(value).expanduser().resolve()
+        if path.is_dir():
+            raise ConfigError(name, value, "is a folder; give the database file's path")
         return DatabaseLocation(url=f"sqlite:///{path}", path=path)
+    _check_url(name, value)
     return DatabaseLocation(url=value, path=_sqlite_file(name, value))
+
+
+def mask_password(url: str) -> str:
+    """A URL as it may be shown: the password of ``scheme://user:password@host`` masked."""
+    return _USERINFO_PASSWORD.sub(r"\1***@", url)
+
+
+_USERINFO_PASSWORD = re.compile(r"(://[^/:@]*:)[^/@]*@")
+
+
+def _check_url(name: str, url: str) -> None:
+    """Refuse a URL SQLAlchemy cannot parse, or whose database kind it does not know."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    shown = mask_password(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise ConfigError(
+            name, shown, "not a valid SQLAlchemy URL (dialect://user:password@host:port/database)"
+        ) from None
+    try:
+        parsed.get_dialect()
+    except NoSuchModuleError:
+        kind = parsed.drivername
+        raise ConfigError(name, shown, f"unknown database kind {kind!r}") from None
+    if parsed.get_backend_name() == "sqlite":
+        _sqlite_file(name, url)
 
 
 def _sqlite_file(name: str, url: str) -> Path | None:
@@ -130,10 +168,13 @@ def _sqlite_file(name: str, url: str) -> Path | None:
     try:
         database = make_url(url).database
     except ArgumentError as err:
-        raise ConfigError(name, url, f"not a valid SQLAlchemy URL ({err})") from err
+        raise ConfigError(name, mask_password(url), f"not a valid SQLAlchemy URL ({err})") from err
     if not database or database == ":memory:":
         return None
-    return Path(database).expanduser().resolve()
+    path = Path(database).expanduser().resolve()
+    if path.is_dir():
+        raise ConfigError(name, url, "is a folder; give the database file's path")
+    return path
 
 
 def ensure_private_dir(path: Path) -> None:
@@ -144,6 +185,8 @@ def ensure_private_dir(path: Path) -> None:
     """
     if path.is_dir():
         return
+    if path.exists():
+        raise StorageIOError(str(path), "create the database folder", "a file of that name exists")
     path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     # mkdir's mode is filtered through the umask; set it exactly.
     path.chmod(DIR_MODE)

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from storage_core.errors import NotFound
+
 __all__ = [
     "ID_LENGTH",
     "IdSource",
@@ -155,8 +157,15 @@ def identify_project(
 
     Returns:
         The identity; ``source`` says which rule produced the id.
+
+    Raises:
+        NotFound: ``root`` is not an existing folder.
     """
     resolved = Path(root if root is not None else ".").expanduser().resolve()
+    if not resolved.is_dir():
+        # A mistyped --project-root would otherwise register a project nobody has.
+        problem = "is a file, not a folder" if resolved.exists() else "does not exist"
+        raise NotFound("project folder", str(resolved), f"project folder {resolved} {problem}")
     url = origin_url(resolved, git=git, timeout=timeout)
     if url is not None:
         return ProjectIdentity(

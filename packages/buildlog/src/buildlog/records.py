@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from storage_core.errors import StorageError
+
 __all__ = [
     "ActiveSession",
     "BanditArm",
@@ -27,6 +29,7 @@ __all__ = [
     "RewardEvent",
     "Session",
     "SkillDecision",
+    "check_text",
     "field_kinds",
     "parse_record",
     "record_to_dict",
@@ -36,7 +39,7 @@ Kind = Literal["str", "float", "int", "bool", "str_list", "json"]
 Decision = Literal["promoted", "rejected"]
 
 
-class RecordError(ValueError):
+class RecordError(StorageError, ValueError):
     """A JSON object is not a valid record; ``str()`` is the one-line reason."""
 
 
@@ -206,6 +209,8 @@ def _coerce(kind: Kind, name: str, value: object) -> object:
         return value
     if kind == "str":
         ok = isinstance(value, str)
+        if ok:
+            _require_unicode(name, value)  # type: ignore[arg-type]
     elif kind == "float":
         # bool is an int subclass; True is not a probability.
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -221,9 +226,54 @@ def _coerce(kind: Kind, name: str, value: object) -> object:
         ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
         if isinstance(value, list) and not ok:
             raise RecordError(f"field {name!r} must be {_TYPE_NAMES[kind]}")
+        if ok and isinstance(value, list):
+            for item in value:
+                _require_unicode(name, item)
     if not ok:
         raise RecordError(f"field {name!r} must be {_TYPE_NAMES[kind]}, got {_json_type(value)}")
     return value
+
+
+def _unicode_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as UTF-8 text, or None."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        # JSON escapes ("\\udcff") and undecodable command-line bytes give lone surrogates.
+        return f"is not valid Unicode (a lone surrogate at position {err.start})"
+    return None
+
+
+def _require_unicode(name: str, value: str) -> None:
+    problem = _unicode_problem(value)
+    if problem is not None:
+        raise RecordError(f"field {name!r} {problem}")
+
+
+def check_text(where: str, value: str | None, *, required: bool = False) -> None:
+    """Validate a piece of text given to the library (a rule, a note, an id).
+
+    Args:
+        where: what the text is, for the message (``"--rule"``, ``"skill id"``).
+        value: the text.
+        required: whether it must be present and not blank.
+
+    Raises:
+        RecordError: a required text is missing or blank, or the text is not valid Unicode
+            (lone surrogates come from undecodable bytes on the command line) or holds a
+            NUL character.
+    """
+    if value is None:
+        if required:
+            raise RecordError(f"{where} must not be empty")
+        return
+    if required and not value.strip():
+        raise RecordError(f"{where} must not be empty")
+    problem = _unicode_problem(value)
+    if problem is not None:
+        raise RecordError(f"{where} {problem}")
+    if "\x00" in value:
+        raise RecordError(f"{where} holds a NUL character")
 
 
 def parse_record(cls: type[R], data: object) -> R:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from buildlog.errors import ExportError, InvalidRecord
+from buildlog.errors import ExportError, InvalidRecord, UnknownTable
 from buildlog.export import BATCH, MANIFEST, TABLES, TableSpec, table_spec
 from buildlog.records import RecordError, parse_record
 from storage_core.errors import IntegrityError
@@ -23,9 +23,10 @@ from storage_core.errors import IntegrityError
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["ImportResult", "import_bundle", "read_manifest"]
+__all__ = ["Bundle", "ImportResult", "check_bundle", "import_bundle", "read_manifest"]
 
 _HASH_CHUNK = 1 << 20
+_DOTS = frozenset({"", ".", ".."})
 
 
 @dataclass
@@ -66,10 +67,13 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     """Read and verify an export's manifest: tables known, files present, hashes equal.
 
     Raises:
-        ExportError: no readable manifest, or a file it lists is missing.
-        UnknownTable: the manifest names a table this version does not know.
+        ExportError: no such folder, no readable manifest, a table this version does not
+            know, a file it lists is missing or outside the folder.
         IntegrityError: a file's SHA-256 differs from the manifest's.
     """
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise ExportError(folder, f"{problem}; give the folder an export wrote")
     path = folder / MANIFEST
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -82,11 +86,19 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     hashes = manifest.get("sha256")
     if not isinstance(hashes, dict):
         raise ExportError(path, "the manifest has no 'sha256' checksums; cannot verify the export")
-    for name in manifest["tables"]:
-        spec = table_spec(name)
+    for name, count in manifest["tables"].items():
+        try:
+            spec = table_spec(name)
+        except UnknownTable as err:
+            raise ExportError(path, str(err)) from None
         if spec.filename not in hashes:
             raise ExportError(path, f"no checksum for {spec.filename}")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise ExportError(path, f"the record count of {name} is not a number: {count!r}")
     for filename, expected in hashes.items():
+        if not isinstance(filename, str) or Path(filename).name != filename or filename in _DOTS:
+            # Only files of the export folder itself: never read a path the manifest names.
+            raise ExportError(path, f"the manifest lists a file outside the export: {filename!r}")
         file = folder / filename
         if not file.is_file():
             raise ExportError(file, "listed in the manifest but missing")
@@ -165,12 +177,57 @@ def _batches(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
-def import_bundle(engine: Engine, folder: Path) -> ImportResult:
+@dataclass(frozen=True)
+class Bundle:
+    """An export folder that passed every check :func:`check_bundle` makes.
+
+    Attributes:
+        folder: the folder.
+        manifest: its manifest.
+        tables: the tables it holds, in import order.
+        owners: the projects its rows belong to.
+    """
+
+    folder: Path
+    manifest: dict[str, Any]
+    tables: tuple[str, ...]
+    owners: frozenset[str]
+
+
+def check_bundle(folder: Path) -> Bundle:
+    """Verify an export completely before anything is written: checksums, counts, every row.
+
+    Raises:
+        ExportError: not an export, a file missing, or a record count that does not match.
+        IntegrityError: a file does not match its checksum.
+        InvalidRecord: a row is not a valid record.
+    """
+    manifest = read_manifest(folder)
+    default_project = manifest.get("project_id")
+    names = tuple(name for name in TABLES if name in manifest["tables"])
+    owners: set[str] = set()
+    for name in names:
+        spec = table_spec(name)
+        count = 0
+        for row in _records(folder / spec.filename, spec, default_project):
+            owners.add(row["project_id"])
+            count += 1
+        if count != manifest["tables"][name]:
+            raise ExportError(
+                folder / spec.filename,
+                f"holds {count} records, the manifest says {manifest['tables'][name]}",
+            )
+    return Bundle(folder, manifest, names, frozenset(owners))
+
+
+def import_bundle(engine: Engine, folder: Path, *, bundle: Bundle | None = None) -> ImportResult:
     """Restore the export in ``folder`` (see the module docstring).
 
     Args:
         engine: the database (at the schema head).
         folder: an export folder with ``manifest.json``.
+        bundle: the folder's :func:`check_bundle` result, when the caller checked it first
+            (the command line does, before it opens the database).
 
     Returns:
         Rows added and skipped per table.
@@ -178,28 +235,20 @@ def import_bundle(engine: Engine, folder: Path) -> ImportResult:
     Raises:
         ExportError: not an export, or a listed file is missing.
         IntegrityError: a file does not match its checksum.
-        UnknownTable: the export holds a table this version does not know.
-        InvalidRecord: a row is not valid (the table's transaction is rolled back).
+        InvalidRecord: a row is not valid. Nothing is written in any of these cases.
     """
     import sqlalchemy as sa
 
     from buildlog.backends.sql import insert_ignore
     from buildlog.models import metadata
 
-    manifest = read_manifest(folder)
-    default_project = manifest.get("project_id")
-    names = [name for name in TABLES if name in manifest["tables"]]
+    if bundle is None or bundle.folder != folder:
+        bundle = check_bundle(folder)
+    default_project = bundle.manifest.get("project_id")
     result = ImportResult(folder)
-    # First pass: which projects the rows belong to (a cheap scan; rows are not kept).
-    owners: set[str] = set()
-    for name in names:
-        spec = table_spec(name)
-        owners.update(
-            row["project_id"] for row in _records(folder / spec.filename, spec, default_project)
-        )
     with engine.begin() as conn:
-        _register(conn, manifest, owners)
-    for name in names:
+        _register(conn, bundle.manifest, set(bundle.owners))
+    for name in bundle.tables:
         spec = table_spec(name)
         table: sa.Table = metadata.tables[spec.table]
         added = total = 0
@@ -209,5 +258,5 @@ def import_bundle(engine: Engine, folder: Path) -> ImportResult:
                 total += len(batch)
         result.added[name] = added
         result.skipped[name] = total - added
-    result.projects = sorted(owners)
+    result.projects = sorted(bundle.owners)
     return result

@@ -141,7 +141,7 @@ class LegacyBackend:
         session = records[0] if records else None
         return session if isinstance(session, Session) else None
 
-    def save_active_session(self, session: Session) -> None:
+    def save_active_session(self, session: Session, *, replace: bool = True) -> None:
         """Refused: read-only."""
         self._refuse("start a session")
 

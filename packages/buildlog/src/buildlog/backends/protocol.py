@@ -127,8 +127,17 @@ class StorageBackend(Protocol):
         """The running session, if any."""
         ...
 
-    def save_active_session(self, session: Session) -> None:
-        """Store the running session (replacing any)."""
+    def save_active_session(self, session: Session, *, replace: bool = True) -> None:
+        """Store the running session.
+
+        Args:
+            session: the session.
+            replace: replace a running one; when false, refuse atomically (of two processes
+                starting a session at once, exactly one succeeds).
+
+        Raises:
+            AlreadyExists: ``replace`` is false and a session is running.
+        """
         ...
 
     def delete_active_session(self) -> None:

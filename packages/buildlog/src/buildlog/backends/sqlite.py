@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 from buildlog.backends.protocol import Decision, EventKind, EventRecord, ProjectInfo
 from buildlog.backends.rows import from_row, to_row
 from buildlog.backends.sql import insert_ignore
+from buildlog.errors import InvalidRecord
 from buildlog.identifiers import format_timestamp
 from buildlog.models import (
     active_sessions,
@@ -36,8 +37,10 @@ from buildlog.records import (
     RewardEvent,
     Session,
     SkillDecision,
+    check_text,
     record_to_dict,
 )
+from storage_core.errors import AlreadyExists
 
 __all__ = ["EVENT_TABLES", "SQLiteBackend"]
 
@@ -130,8 +133,11 @@ class SQLiteBackend:
         """Promote or reject skills; a skill has one decision, so the other one is replaced."""
         now = format_timestamp()
         changed = 0
+        wanted = list(skill_ids)
+        for skill_id in wanted:
+            check_text("skill id", skill_id, required=True)
         with self._engine.begin() as conn:
-            for skill_id in dict.fromkeys(skill_ids):
+            for skill_id in dict.fromkeys(wanted):
                 where = sa.and_(self._mine(skill_decisions), skill_decisions.c.skill_id == skill_id)
                 current = conn.execute(
                     sa.select(skill_decisions.c.decision).where(where)
@@ -199,14 +205,30 @@ class SQLiteBackend:
 
         return parse_record(Session, json.loads(data))
 
-    def save_active_session(self, session: Session) -> None:
-        """Store the running session, replacing any."""
+    def save_active_session(self, session: Session, *, replace: bool = True) -> None:
+        """Store the running session; with ``replace=False`` refuse if one is running.
+
+        The check and the write share one ``BEGIN IMMEDIATE`` transaction, so of two
+        processes starting a session at once exactly one succeeds.
+        """
         row = {
             "project_id": self._project_id,
             "data": json.dumps(record_to_dict(session)),
             "created_at": format_timestamp(),
         }
         with self._engine.begin() as conn:
+            if not replace:
+                query = sa.select(active_sessions.c.data).where(self._mine(active_sessions))
+                if (data := conn.execute(query).scalar_one_or_none()) is not None:
+                    from buildlog.records import parse_record
+
+                    running = parse_record(Session, json.loads(data))
+                    raise AlreadyExists(
+                        "session",
+                        running.id,
+                        f"an experiment is already running ({running.id}); end it with "
+                        "'buildlog experiment end' first",
+                    )
             conn.execute(active_sessions.delete().where(self._mine(active_sessions)))
             conn.execute(active_sessions.insert(), row)
 
@@ -222,7 +244,9 @@ class SQLiteBackend:
         rows = []
         for record in records:
             if not isinstance(record, cls):
-                raise TypeError(f"{kind} takes {cls.__name__} records, not {type(record).__name__}")
+                raise InvalidRecord(
+                    f"append {kind}", f"takes {cls.__name__} records, not {type(record).__name__}"
+                )
             rows.append(to_row(record, project_id=self._project_id))
         with self._engine.begin() as conn:
             return insert_ignore(conn, table, rows)
@@ -273,7 +297,9 @@ class SQLiteBackend:
     def update_arm(self, context: str, rule_id: str, reward: float) -> BanditArm:
         """Add one observation to an arm, in one write transaction (read-modify-write)."""
         if not 0.0 <= reward <= 1.0:
-            raise ValueError(f"reward must be between 0 and 1, got {reward}")
+            raise InvalidRecord("bandit update", f"reward must be between 0 and 1, got {reward}")
+        check_text("bandit context", context, required=True)
+        check_text("rule id", rule_id, required=True)
         where = sa.and_(
             self._mine(bandit_arms),
             bandit_arms.c.context == context,

@@ -36,7 +36,9 @@ __all__ = ["cli", "main"]
 @click.version_option(__version__, prog_name="buildlog")
 @click.option(
     "--project-root",
-    type=click.Path(file_okay=False, path_type=str),
+    # Checked by the library, which reports a bad folder as one "Error:" line.
+    type=click.Path(path_type=str),
+    metavar="DIRECTORY",
     help="Project whose records to use [default: the current directory].",
 )
 @click.option(
@@ -49,6 +51,8 @@ __all__ = ["cli", "main"]
 @click.pass_context
 def cli(ctx: click.Context, project_root: str | None, db: str | None) -> None:
     """A global store for what coding agents learned, per project."""
+    if ctx.get_parameter_source("db") is click.core.ParameterSource.ENVIRONMENT:
+        db = None  # the library reads BUILDLOG_DB itself, and names it in its errors
     ctx.obj = CliState(project_root=project_root, db=db)
 
 

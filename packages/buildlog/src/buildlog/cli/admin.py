@@ -108,9 +108,11 @@ def _print_migrate(result: MigrateResult) -> None:
                 f"{outcome.unchanged} already present"
             )
             text += f"; renamed to {outcome.archived_to.name}" if outcome.archived_to else ""
-            text += "; kept (malformed lines)" if outcome.status == "kept" else ""
+            if outcome.status == "kept":
+                text = f"{outcome.records} records, not imported: malformed lines; file kept"
         if result.dry_run and outcome.issues:
-            text += f", {len(outcome.issues)} malformed lines would be skipped"
+            count = len(outcome.issues)
+            text += f", but {count} malformed line{'s' if count != 1 else ''}: not importable"
         click.echo(f"{outcome.path}: {text}")
     for path in result.unknown:
         click.echo(f"{path}: not a buildlog file, left alone")
@@ -126,7 +128,8 @@ def _print_migrate(result: MigrateResult) -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would be imported; write nothing.")
 @click.option(
     "--buildlog-dir",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    type=click.Path(path_type=Path),
+    metavar="DIRECTORY",
     help="The folder holding .buildlog/ [default: found from the project root].",
 )
 @json_option
@@ -145,14 +148,15 @@ def migrate(state: CliState, dry_run: bool, buildlog_dir: Path | None, as_json: 
         _print_migrate(result)
     failed = [str(f.path) for f in result.files if f.status == "failed"]
     if not dry_run and (result.issues or failed):
-        raise MigrationIncomplete(result.issues, failed)
+        raise MigrationIncomplete(result.issues, failed, result.kept)
 
 
 @click.command("export")
 @click.option(
     "--output",
     "-o",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
+    metavar="DIRECTORY",
     default=".",
     show_default="the current directory",
     help="Folder to write the export into.",
@@ -208,14 +212,18 @@ def _current_revision(engine: Any) -> str | None:
 
 
 @click.command("import")
-@click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("folder", type=click.Path(path_type=Path))
 @json_option
 @pass_state
 def import_cmd(state: CliState, folder: Path, as_json: bool) -> None:
     """Restore an export folder into the database (idempotent; checksums verified first)."""
-    from buildlog.restore import import_bundle
+    from buildlog.restore import check_bundle, import_bundle
 
-    result = import_bundle(resolve_sqlite(state, "import").engine, folder.resolve())
+    # The whole export is checked before the database is even opened: a bad one changes
+    # nothing, not even the registry.
+    bundle = check_bundle(folder.resolve())
+    engine = resolve_sqlite(state, "import").engine
+    result = import_bundle(engine, bundle.folder, bundle=bundle)
     if as_json:
         echo_json(result.to_dict())
         return
