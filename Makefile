@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 UV     := $(shell command -v uv || echo $(BIN)/uv)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint format demo bench bench-quick docs clean
+.PHONY: help install test test-fast chaos lint format demo bench bench-quick docs clean
 
 help:  ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ install: $(STAMP)  ## Create .venv with every package and the dev tools
 
 test: $(STAMP)  ## Run the whole test suite
 	$(BIN)/python -m pytest
+
+chaos: $(STAMP)  ## Reliability suites with 50 SIGKILL trials per scenario (tests/reliability)
+	CHAOS_TRIALS=50 $(BIN)/python -m pytest tests/reliability --timeout=3600
 
 lint: $(STAMP)  ## Run ruff and mypy
 	$(BIN)/ruff check .

@@ -194,7 +194,10 @@ def test_access_denied_becomes_permission_denied() -> None:
     context = ErrorContext("s3", "http://x", "b", secrets=("s3cr3t",))
     translated = translate_error(err, "s3://b/k", "read", context)
     assert isinstance(translated, PermissionDenied)
-    assert str(translated) == "access denied (InvalidAccessKeyId): s3://b/k"
+    assert str(translated) == (
+        "access denied by http://x (InvalidAccessKeyId; check the access key and secret key): "
+        "s3://b/k"
+    )
 
 
 def test_missing_key_is_not_found_not_a_missing_bucket(

@@ -32,6 +32,7 @@ def test_environment_values_are_parsed(tmp_path: Path) -> None:
             "DEARDIARY_AUTO_UPGRADE": "off",
             "DEARDIARY_ARTIFACT_BACKEND": "S3",
             "DEARDIARY_ARTIFACT_S3_BUCKET": "bucket",
+            "DEARDIARY_ARTIFACT_S3_ACCESS_KEY": "AKIDHIDDEN",
             "DEARDIARY_ARTIFACT_S3_SECRET_KEY": "hidden",
             "OTHER_VARIABLE": "ignored",
         }
@@ -44,6 +45,7 @@ def test_environment_values_are_parsed(tmp_path: Path) -> None:
     assert settings.artifact_backend == "s3"
     assert settings.artifact_s3_bucket == "bucket"
     assert "hidden" not in repr(settings)
+    assert "AKIDHIDDEN" not in repr(settings)
 
 
 def test_url_wins_over_file_and_is_not_duckdb() -> None:

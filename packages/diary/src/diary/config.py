@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -197,6 +198,58 @@ def _prefix(name: str, raw: str) -> str:
     return prefix
 
 
+# S3's bucket naming rules (the subset every S3-compatible server accepts).
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_REGION = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+_KEY = re.compile(r"[!-~]+")  # printable ASCII, no spaces
+_HIDDEN = "***"
+
+
+def _bucket(name: str, raw: str) -> str:
+    if not _BUCKET.fullmatch(raw) or ".." in raw:
+        raise ConfigError(
+            name, raw, "expected an S3 bucket name (3-63 lower-case letters, digits, '.' and '-')"
+        )
+    return raw
+
+
+def _endpoint(name: str, raw: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(raw)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ConfigError(name, raw, "expected an http:// or https:// URL such as http://host:9000")
+    return raw
+
+
+def _region(name: str, raw: str) -> str:
+    if not _REGION.fullmatch(raw):
+        raise ConfigError(name, raw, "expected a region name such as us-east-1")
+    return raw
+
+
+def _key(name: str, raw: str) -> str:
+    # Keys are credentials: a refused value is never echoed.
+    if not _KEY.fullmatch(raw):
+        raise ConfigError(name, _HIDDEN, "expected printable ASCII characters without spaces")
+    return raw
+
+
+def _check_key_pair(settings: dict[str, Any]) -> None:
+    access = settings.get("artifact_s3_access_key")
+    secret = settings.get("artifact_s3_secret_key")
+    if (access is None) == (secret is None):
+        return
+    pair = ("DEARDIARY_ARTIFACT_S3_ACCESS_KEY", "DEARDIARY_ARTIFACT_S3_SECRET_KEY")
+    missing, given = pair if access is None else pair[::-1]
+    raise ConfigError(missing, "", f"set it together with {given}, or leave both unset")
+
+
 def load_settings(
     *,
     env_file: str | os.PathLike[str] | None = None,
@@ -258,9 +311,18 @@ def load_settings(
         if (value := raw("ARTIFACT_FS_ROOT")) is not None
         else base / "deardiary_artifacts"
     )
-    for suffix in ("BUCKET", "ENDPOINT", "REGION", "ACCESS_KEY", "SECRET_KEY"):
+    for suffix, check in (
+        ("BUCKET", _bucket),
+        ("ENDPOINT", _endpoint),
+        ("REGION", _region),
+        ("ACCESS_KEY", _key),
+        ("SECRET_KEY", _key),
+    ):
         if (value := raw(f"ARTIFACT_S3_{suffix}")) is not None:
-            settings[f"artifact_s3_{suffix.lower()}"] = value
+            settings[f"artifact_s3_{suffix.lower()}"] = check(
+                ENV_PREFIX + "ARTIFACT_S3_" + suffix, value
+            )
+    _check_key_pair(settings)
     if (value := raw("ARTIFACT_S3_PREFIX")) is not None:
         settings["artifact_s3_prefix"] = _prefix("DEARDIARY_ARTIFACT_S3_PREFIX", value)
     if (value := raw("ARTIFACT_S3_RETRIES")) is not None:

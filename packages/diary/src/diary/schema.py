@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from storage_core.errors import ForeignDatabase
+from storage_core.errors import ConfigError, ForeignDatabase
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -31,7 +31,7 @@ __all__ = [
 VERSION_TABLE = "diary_alembic_version"
 # The newest revision in migrations/versions; a test keeps the two equal. Knowing it without
 # alembic lets a store open an up-to-date database without importing alembic (0.3 s).
-HEAD_REVISION = "0001_initial"
+HEAD_REVISION = "0002_resource_blob"
 SCRIPT_LOCATION = "diary:migrations"
 _EXPECTED = "a diary database"
 _DEARDIARY_JL_SQLITE = "SQLite database (DearDiary.jl before v0.9 used SQLite)"
@@ -49,6 +49,8 @@ def _refuse_foreign_file(settings: Settings) -> None:
     from storage_core.database import FileKind, describe_file_kind, detect_file_kind
 
     path = settings.db_file
+    if path.is_dir():
+        raise ForeignDatabase(str(path), "directory", "a diary DuckDB database file")
     kind = detect_file_kind(path)
     if kind is FileKind.SQLITE:
         raise ForeignDatabase(
@@ -87,8 +89,17 @@ def ensure_ready(engine: Engine, settings: Settings) -> None:
     Raises:
         the errors of :func:`prepare_database`.
     """
-    with engine.connect() as conn:
-        revision, _ = _survey(conn)
+    try:
+        with engine.connect() as conn:
+            revision, _ = _survey(conn)
+    except Exception as err:
+        # DuckDB reads blocks lazily: damage found later is translated by every unit of work.
+        from storage_core.database import damaged_database_error
+
+        damaged = damaged_database_error(settings.describe(), err)
+        if damaged is None:
+            raise
+        raise damaged from err
     if revision != HEAD_REVISION:
         prepare_database(engine, settings)
 
@@ -103,11 +114,23 @@ def create_engine(settings: Settings) -> Engine:
     from storage_core.database import create_duckdb_engine, create_engine_for
 
     if settings.db_url:
-        return create_engine_for(settings.db_url, lock_timeout=settings.lock_timeout)
+        try:
+            return create_engine_for(settings.db_url, lock_timeout=settings.lock_timeout)
+        except ImportError as err:  # the dialect's driver (psycopg, ...) is not installed
+            raise ConfigError(
+                "database URL", settings.describe(), f"its driver is not installed ({err})"
+            ) from err
+        except Exception as err:  # SQLAlchemy's NoSuchModuleError, ArgumentError: bad URL
+            detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise ConfigError("database URL", settings.describe(), detail) from err
     _refuse_foreign_file(settings)
-    return create_duckdb_engine(
+    engine = create_duckdb_engine(
         settings.db_file, lock_timeout=settings.lock_timeout, create_dirs=False
     )
+    from diary.artifacts.table import tune_duckdb_engine
+
+    tune_duckdb_engine(engine)
+    return engine
 
 
 def prepare_database(engine: Engine, settings: Settings) -> SchemaStatus:

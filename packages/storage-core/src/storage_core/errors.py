@@ -13,6 +13,7 @@ __all__ = [
     "AlreadyExists",
     "BackendUnavailable",
     "ConfigError",
+    "DatabaseDamaged",
     "DatabaseLocked",
     "ForeignDatabase",
     "IntegrityError",
@@ -203,6 +204,23 @@ class ForeignDatabase(StorageError):
         if hint:
             text += f"; {hint}"
         super().__init__(text)
+
+
+class DatabaseDamaged(StorageError):
+    """A database file cannot be read: truncated, or its blocks are damaged.
+
+    Attributes:
+        path: the file.
+        detail: what the database library reported, in one line.
+    """
+
+    def __init__(self, path: str, detail: str) -> None:
+        self.path = path
+        self.detail = detail
+        super().__init__(
+            f"database {path} is damaged or truncated ({detail}); nothing was written to it; "
+            "restore it from a backup"
+        )
 
 
 class ConfigError(StorageError, ValueError):

@@ -91,9 +91,11 @@ def artifact_get(resource_id: str, output: str | None) -> None:
         from diary.errors import AlreadyExists
 
         record = opened.get_resource(resource_id)
-        # The name is metadata: only its last part, and never "." or "..", names a file here.
+        # The name is metadata: only its last part, and never "." or "..", names a file here;
+        # a name no file can have (NUL, a backslash) falls back to the artifact's id.
         name = Path(record.name).name
-        target = Path(name if name not in ("", ".", "..") else str(record.id))
+        usable = name not in ("", ".", "..") and not {"\0", "\\"} & set(name)
+        target = Path(name if usable else str(record.id))
         if target.exists():
             raise AlreadyExists(
                 "file", str(target), f"{target} exists; choose another name with -o"

@@ -31,7 +31,7 @@ def log_param(iteration_id: str, key: str, value: str) -> None:
     store().log_param(iteration_id, key, value)
 
 
-@log.command("metric")
+@log.command("metric", context_settings={"ignore_unknown_options": True})
 @click.argument("iteration_id", metavar="ITERATION")
 @click.argument("key")
 @click.argument("value", type=float)
@@ -47,12 +47,21 @@ def log_metric(iteration_id: str, key: str, value: float, step: int | None, as_j
 
 
 def _number(source: str, line: int, field: str, raw: Any, kind: type) -> Any:
+    whole = kind is int
+    expected = "expected a whole number" if whole else "expected a number"
+    # JSON true/false are not numbers, and a fractional step is not silently truncated.
+    if isinstance(raw, bool) or (whole and isinstance(raw, float) and not raw.is_integer()):
+        raise InvalidValue(f"{field} on line {line} of {source}", raw, expected)
     try:
         return kind(raw)
     except (TypeError, ValueError):
-        raise InvalidValue(
-            f"{field} on line {line} of {source}", raw, "expected a number"
-        ) from None
+        raise InvalidValue(f"{field} on line {line} of {source}", raw, expected) from None
+
+
+def _key(source: str, line: int, raw: Any) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidValue(f"key on line {line} of {source}", raw, "expected a non-empty text")
+    return raw
 
 
 def read_points(handle: IO[str], source: str) -> Iterator[tuple[str, float, int | None]]:
@@ -63,7 +72,10 @@ def read_points(handle: IO[str], source: str) -> Iterator[tuple[str, float, int 
     Raises:
         InvalidValue: a malformed line, naming its number.
     """
-    text = handle.read()
+    try:
+        text = handle.read()
+    except UnicodeDecodeError as err:
+        raise InvalidValue(source, err.object[:20], "expected UTF-8 text") from None
     stripped = text.lstrip()
     if stripped.startswith("{"):
         for number, line in enumerate(text.splitlines(), start=1):
@@ -79,7 +91,7 @@ def read_points(handle: IO[str], source: str) -> Iterator[tuple[str, float, int 
                 )
             step = item.get("step")
             yield (
-                str(item["key"]),
+                _key(source, number, item["key"]),
                 _number(source, number, "value", item["value"], float),
                 None if step in (None, "") else _number(source, number, "step", step, int),
             )
@@ -93,8 +105,14 @@ def read_points(handle: IO[str], source: str) -> Iterator[tuple[str, float, int 
         )
     for number, row in enumerate(reader, start=2):
         step = row.get("step")
+        if None in row:  # more fields than the header names
+            raise InvalidValue(
+                f"line {number} of {source}",
+                ",".join([*(row[f] or "" for f in reader.fieldnames), *row[None]]),
+                f"expected at most {len(reader.fieldnames)} fields ({','.join(reader.fieldnames)})",
+            )
         yield (
-            row["key"],
+            _key(source, number, row["key"]),
             _number(source, number, "value", row["value"], float),
             None if step in (None, "") else _number(source, number, "step", step, int),
         )
@@ -111,10 +129,8 @@ def log_metrics(iteration_id: str, file: IO[str], as_json: bool) -> None:
     standard input. The step may be left empty (the next step of the key).
     """
     points = list(read_points(file, "stdin" if file.name == "<stdin>" else file.name))
-    opened = store(buffered=True)
-    for key, value, step in points:
-        opened.log_metric(iteration_id, key, value, step)
-    opened.flush()
+    # Every point is checked before any is written, and all are written in one transaction.
+    store().log_points(iteration_id, points)
     if as_json:
         echo_json({"logged": len(points)})
     else:

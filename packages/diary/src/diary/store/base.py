@@ -88,13 +88,13 @@ class StoreBase:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A unit of work that writes: one connection, one transaction, committed on success."""
-        with _translated(), self.engine.begin() as conn:
+        with _translated(self.settings.describe()), self.engine.begin() as conn:
             yield conn
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Connection]:
         """A unit of work that only reads (on SQLite it does not take the write lock)."""
-        with _translated(), self.engine.connect() as conn:
+        with _translated(self.settings.describe()), self.engine.connect() as conn:
             if conn.dialect.name == "sqlite":
                 conn.execution_options(sqlite_begin="DEFERRED")
             yield conn
@@ -129,10 +129,17 @@ class StoreBase:
 
 
 @contextlib.contextmanager
-def _translated() -> Iterator[None]:
+def _translated(database: str) -> Iterator[None]:
     """Turn database errors that slip through the store's own checks into StorageError."""
     try:
         yield
     except sa.exc.IntegrityError as err:
         detail = str(err.orig).splitlines()[0] if err.orig is not None else str(err)
         raise StorageError(f"constraint violated: {detail}") from err
+    except sa.exc.DBAPIError as err:
+        from storage_core.database import damaged_database_error
+
+        damaged = damaged_database_error(database, err)
+        if damaged is None:
+            raise
+        raise damaged from err

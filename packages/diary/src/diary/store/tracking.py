@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -203,6 +203,65 @@ class TrackingMixin(StoreBase):
             InvalidValue: an empty key, a value that is not a number, a fractional step.
         """
         return self.log_metrics(iteration_id, {key: value}, step, timestamp=timestamp)[key]
+
+    def log_points(
+        self,
+        iteration_id: IdLike,
+        points: Iterable[tuple[str, Any, int | None]],
+        *,
+        timestamp: datetime | None = None,
+    ) -> list[int]:
+        """Log many points of an iteration at once, all or nothing (a metrics file import).
+
+        Every point is checked before any is logged; an unbuffered store (the CLI's) writes
+        them all in one transaction.
+
+        Args:
+            iteration_id: the iteration.
+            points: ``(key, value, step)`` triples; a step of None is the next step of the key.
+            timestamp: when the values were measured (timezone-aware; default: now).
+
+        Returns:
+            The step of each point, in order.
+
+        Raises:
+            NotFound: no such iteration.
+            InvalidValue: an empty key, a value that is not a number, a fractional step
+                (nothing is logged then).
+        """
+        iteration = as_uuid("iteration", iteration_id)
+        allow_nan = self.is_duckdb
+        checked = [
+            (
+                require_text("metric key", key),
+                _float(key, value, allow_nan),
+                None if step is None else _step(step),
+            )
+            for key, value, step in points
+        ]
+        stamp = _seconds(timestamp)
+        with self._state_lock:
+            self._check_iteration(iteration, sorted({key for key, _, _ in checked}))
+            following: dict[str, int] = {}
+            steps: list[int] = []
+            for key, _, explicit in checked:
+                current = following.get(key, self._next_steps[(iteration, key)])
+                chosen = current if explicit is None else explicit
+                steps.append(chosen)
+                following[key] = max(current, chosen + 1)
+            for key, step in following.items():
+                self._next_steps[(iteration, key)] = step
+
+        def fill(batch: Batch) -> None:
+            for (key, value, _), step in zip(checked, steps, strict=True):
+                batch.iteration_ids.append(iteration)
+                batch.keys.append(key)
+                batch.steps.append(step)
+                batch.values.append(value)
+                batch.timestamps.append(stamp)
+
+        self._submit(fill)
+        return steps
 
     def log_params(self, iteration_id: IdLike, params: Mapping[str, Any]) -> None:
         """Log parameters; each key is set once per iteration (the same value again is fine).

@@ -99,6 +99,10 @@ class S3Options:
         breaks bucket creation in us-east-1. Instance and listings caches are off so that
         each store sees writes made by other clients.
         """
+        from storage_core.blobs.redaction import register_secrets
+
+        # Whoever builds a client from these options gets debug logs without the keys.
+        register_secrets(*self.secrets)
         options: dict[str, Any] = {
             "skip_instance_cache": True,
             "use_listings_cache": False,

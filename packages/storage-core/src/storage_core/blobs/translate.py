@@ -134,8 +134,13 @@ def translate_error(
 
     if code == "NoSuchBucket" or "bucket does not exist" in message.lower():
         return BackendUnavailable(context.backend, f"bucket {context.bucket!r} does not exist")
-    if code in _PERMISSION_CODES:
-        return PermissionDenied(uri, f"access denied ({code})")
+    if code in _PERMISSION_CODES or (context.backend == "s3" and isinstance(err, PermissionError)):
+        # A HEAD request's 403 has no body, hence no code: the keys are the usual suspect.
+        detail = f"{code}; " if code in _PERMISSION_CODES else ""
+        endpoint = context.endpoint or context.backend
+        return PermissionDenied(
+            uri, f"access denied by {endpoint} ({detail}check the access key and secret key)"
+        )
     if names & _CREDENTIAL_ERRORS:
         return PermissionDenied(uri, "no usable credentials (set an access key and secret key)")
     if isinstance(err, FileExistsError):

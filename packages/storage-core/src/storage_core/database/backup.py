@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -56,6 +57,10 @@ def backup_database(
     if kind is FileKind.MISSING:
         raise NotFound("database", str(source))
     temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    # The copy holds what the database holds: it gets the database's permissions from the
+    # start (a private 0600 database must not gain a 0644 backup through the umask).
+    temp.unlink(missing_ok=True)
+    os.close(os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _mode_of(source)))
     try:
         if kind in (FileKind.SQLITE, FileKind.EMPTY):
             _backup_sqlite(source, temp, busy_timeout)
@@ -71,6 +76,10 @@ def backup_database(
     finally:
         temp.unlink(missing_ok=True)
     return target
+
+
+def _mode_of(source: Path) -> int:
+    return stat.S_IMODE(source.stat().st_mode) & 0o666 or 0o600
 
 
 def _backup_sqlite(source: Path, temp: Path, busy_timeout: float) -> None:

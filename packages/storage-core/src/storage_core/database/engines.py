@@ -52,13 +52,20 @@ from storage_core.database.locks import (
     lock_wanted,
     release_database_lock,
 )
-from storage_core.errors import DatabaseLocked, ForeignDatabase, NotFound, StorageError
+from storage_core.errors import (
+    DatabaseDamaged,
+    DatabaseLocked,
+    ForeignDatabase,
+    NotFound,
+    StorageError,
+)
 
 __all__ = [
     "DEFAULT_KEEP_OPEN",
     "create_duckdb_engine",
     "create_engine_for",
     "create_sqlite_engine",
+    "damaged_database_error",
     "database_path",
     "duckdb_url",
     "open_duckdb",
@@ -285,10 +292,36 @@ def _wait_for_lock(
         delay = min(delay * 2, _BACKOFF_CAP)
 
 
+# What DuckDB says about a file it cannot read back: truncated, or damaged blocks.
+_DAMAGE_MESSAGES = ("Could not read enough bytes", "Corrupt database file", "checksum")
+
+
+def damaged_database_error(path: str | os.PathLike[str], err: BaseException) -> StorageError | None:
+    """The :class:`~storage_core.errors.DatabaseDamaged` error for a DuckDB error that says
+    the file is truncated or damaged (raised on open or by any later query), else None.
+
+    Args:
+        path: the database file.
+        err: the DuckDB error, or SQLAlchemy's wrapper of it.
+    """
+    original = getattr(err, "orig", None) or err
+    if not isinstance(original, duckdb.Error):
+        return None
+    first_line = str(original).splitlines()[0] if str(original) else type(original).__name__
+    if not any(marker in first_line for marker in _DAMAGE_MESSAGES):
+        return None
+    # DuckDB repeats the path in its message; the error names it once.
+    detail = first_line.replace(f' from file "{path}"', "")
+    return DatabaseDamaged(str(path), detail)
+
+
 def _translate_duckdb_error(path: Path, err: duckdb.Error) -> StorageError:
     first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
     if isinstance(err, duckdb.IOException) and not path.exists():
         return NotFound("database", str(path))
+    damaged = damaged_database_error(path, err)
+    if damaged is not None:
+        return damaged
     return StorageError(f"cannot open DuckDB database {path}: {first_line}")
 
 

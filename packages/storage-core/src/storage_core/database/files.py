@@ -53,7 +53,8 @@ def detect_file_kind(path: str | os.PathLike[str]) -> FileKind:
     try:
         with open(path, "rb") as handle:
             header = handle.read(_HEADER_SIZE)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
+        # A path below a regular file cannot exist either.
         return FileKind.MISSING
     except IsADirectoryError:
         return FileKind.OTHER

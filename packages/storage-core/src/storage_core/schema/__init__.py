@@ -16,6 +16,7 @@ from storage_core.schema.runner import (
     current_revision,
     ensure_schema,
     head_revision,
+    is_known_revision,
     stamp,
     upgrade,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "current_revision",
     "ensure_schema",
     "head_revision",
+    "is_known_revision",
     "run_env_migrations",
     "stamp",
     "upgrade",

@@ -53,6 +53,7 @@ __all__ = [
     "current_revision",
     "ensure_schema",
     "head_revision",
+    "is_known_revision",
     "stamp",
     "upgrade",
 ]
@@ -134,11 +135,15 @@ def head_revision(env: SchemaEnvironment) -> str:
     return head
 
 
-def _is_known(env: SchemaEnvironment, revision: str) -> bool:
+def is_known_revision(env: SchemaEnvironment, revision: str) -> bool:
+    """Whether ``revision`` is one of the environment's scripts (False for a newer one)."""
     try:
         return _script(env).get_revision(revision) is not None
     except CommandError:
         return False
+
+
+_is_known = is_known_revision
 
 
 def _read_revision(conn: Connection, env: SchemaEnvironment) -> str | None:
