@@ -10,7 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from storage_core.database import create_duckdb_engine
-from storage_core.database.engines import _KEEPERS
+from storage_core.database.keeper import kept_by
 from storage_core.database.locks import database_lock, lock_wanted
 
 
@@ -38,7 +38,7 @@ def test_dispose_and_keep_open_zero_release_at_once(tmp_path: Path) -> None:
     assert database_lock(path.absolute()).is_locked
     engine.dispose()
     assert not database_lock(path.absolute()).is_locked
-    assert path.absolute() not in _KEEPERS
+    assert kept_by(path.absolute()) is None
     engine = _engine(path, keep_open=0)
     assert not database_lock(path.absolute()).is_locked
     engine.dispose()

@@ -105,17 +105,16 @@ def compact_database(path: str | os.PathLike[str], *, lock_timeout: float = 30.0
 
     file = Path(path).expanduser().absolute()
     started = time.monotonic()
+    # An engine of this process may keep the file open between units of work: let it go
+    # first (reading the header while DuckDB holds the file would drop DuckDB's own lock).
+    from storage_core.database.keeper import release_kept_connection
+
+    release_kept_connection(file)
     kind = detect_file_kind(file)
     if kind is FileKind.MISSING:
         raise NotFound("database", str(file))
     if kind is not FileKind.DUCKDB:
         raise foreign_database_error(file, kind, FileKind.DUCKDB)
-    # An engine of this process may keep the file open between units of work: let it go.
-    from storage_core.database import engines
-
-    release_kept = getattr(engines, "release_kept_connection", None)
-    if release_kept is not None:
-        release_kept(file)
     try:
         acquire_database_lock(file, lock_timeout)
     except LockTimeout as err:

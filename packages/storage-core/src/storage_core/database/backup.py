@@ -9,8 +9,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from storage_core.database.engines import database_path, open_duckdb
+from storage_core.database.engines import open_duckdb
 from storage_core.database.files import FileKind, describe_file_kind, detect_file_kind
+from storage_core.database.targets import database_path
 from storage_core.errors import ForeignDatabase, NotFound, StorageError
 
 __all__ = ["backup_database"]

@@ -1,10 +1,8 @@
-"""Database engines for SQLite and DuckDB files.
+"""DuckDB engines, raw DuckDB connections, and the engine factory for any URL.
 
-Two embedded engines, two concurrency models (see PITFALLS.md):
+Two embedded engines, two concurrency models (see PITFALLS.md); SQLite's is in
+:mod:`storage_core.database.sqlite`.
 
-* **SQLite** (buildlog) runs in WAL mode with a long busy timeout, and write transactions start
-  with ``BEGIN IMMEDIATE`` so a transaction that reads and then writes waits for the write lock
-  instead of failing at once with "database is locked".
 * **DuckDB** (diary) lets one process hold a file at a time and has no busy timeout. Engines use
   ``NullPool`` (a connection per unit of work) and every connect waits for a held lock with
   exponential back-off and jitter, up to a timeout, then raises
@@ -13,7 +11,7 @@ Two embedded engines, two concurrency models (see PITFALLS.md):
   the engine keeps the file open for ``keep_open`` seconds after a unit of work (a *keeper*
   connection) and lets go at once when another of our processes asks for the file (it touches
   the lock file while it waits, see :mod:`storage_core.database.locks`), when the engine is
-  disposed, and at interpreter exit.
+  disposed, and at interpreter exit (:mod:`storage_core.database.keeper`).
 
 Both factories look at the file's header before the database library touches it, so a SQLite
 file given as a DuckDB path (or the reverse, or a text file) is refused with
@@ -22,12 +20,10 @@ file given as a DuckDB path (or the reverse, or a text file) is refused with
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import random
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,21 +32,35 @@ from typing import Any, TypeVar
 import duckdb
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+from sqlalchemy.pool import NullPool
 
 from storage_core.database.files import (
     FileKind,
     detect_file_kind,
     foreign_database_error,
 )
+from storage_core.database.keeper import (
+    DEFAULT_KEEP_OPEN,
+    Keeper,
+    file_guard,
+    kept_by,
+    release_kept_connection,
+)
 from storage_core.database.locks import (
     LockTimeout,
     acquire_database_lock,
     database_lock,
     lock_holder_pid,
-    lock_stamp,
-    lock_wanted,
     release_database_lock,
+)
+from storage_core.database.sqlite import create_sqlite_engine
+from storage_core.database.targets import (
+    check_kind,
+    database_path,
+    duckdb_url,
+    prepare_dir,
+    resolve_target,
+    sqlite_url,
 )
 from storage_core.errors import (
     DatabaseDamaged,
@@ -84,169 +94,13 @@ _NOT_A_DUCKDB_FILE = "not a valid DuckDB database file"
 # holders are units of work of a few milliseconds; a cap so a waiter notices release quickly.
 _BACKOFF_START = 0.005
 _BACKOFF_CAP = 0.25
-# Seconds a DuckDB engine keeps its file open after a unit of work (see _Keeper).
-DEFAULT_KEEP_OPEN = 0.25
-# How often the keeper looks for a waiting process while it keeps a file open.
-_KEEPER_POLL = 0.003
 # DuckDB creates a new file before it writes the header; a process that opens the file in that
 # gap sees a zero-byte file. Such a file is retried this long before it is called foreign.
 _EMPTY_FILE_GRACE = 1.0
 
 
-def sqlite_url(path: str | os.PathLike[str]) -> str:
-    """The SQLAlchemy URL of a SQLite file (made absolute so every process agrees on it)."""
-    return URL.create("sqlite", database=str(Path(path).expanduser().absolute())).render_as_string()
-
-
-def duckdb_url(path: str | os.PathLike[str]) -> str:
-    """The SQLAlchemy URL of a DuckDB file (made absolute so every process agrees on it)."""
-    return URL.create("duckdb", database=str(Path(path).expanduser().absolute())).render_as_string()
-
-
-def database_path(url: str | URL) -> Path | None:
-    """The file behind a SQLite or DuckDB URL.
-
-    Args:
-        url: an SQLAlchemy URL (string or object).
-
-    Returns:
-        The database file, or None for in-memory databases and server URLs (PostgreSQL, ...).
-    """
-    parsed = make_url(url)
-    if parsed.get_backend_name() not in ("sqlite", "duckdb"):
-        return None
-    database = parsed.database or ""
-    if parsed.get_backend_name() == "sqlite" and database.startswith("file:"):
-        # SQLite URI filenames ("sqlite:///file:x.db?uri=true"), possibly in-memory.
-        if parsed.query.get("mode") == "memory":
-            return None
-        database = database[len("file:") :]
-    if database in ("", ":memory:") or database.startswith(":memory:"):
-        return None
-    return Path(database).expanduser()
-
-
-def _resolve(url_or_path: str | os.PathLike[str] | URL, backend: str) -> tuple[URL, Path | None]:
-    """The URL and file of a URL or a bare path (the file is None for in-memory URLs)."""
-    if isinstance(url_or_path, URL) or (
-        isinstance(url_or_path, str) and url_or_path.startswith(f"{backend}:")
-    ):
-        url = make_url(url_or_path)
-        path = database_path(url)
-        if path is None:
-            return url, None
-        path = path.absolute()
-    else:
-        path = Path(url_or_path).expanduser().absolute()
-    return make_url(URL.create(backend, database=str(path)).render_as_string()), path
-
-
-def _check_kind(path: Path, expected: FileKind) -> FileKind:
-    kind = detect_file_kind(path)
-    if kind not in (expected, FileKind.MISSING, FileKind.EMPTY):
-        raise foreign_database_error(path, kind, expected)
-    return kind
-
-
-def _prepare_dir(path: Path, *, create_dirs: bool) -> None:
-    if create_dirs:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    elif not path.parent.is_dir():
-        raise NotFound("directory", str(path.parent))
-
-
-# --------------------------------------------------------------------------------------------
-# SQLite
-
-
-def create_sqlite_engine(
-    url_or_path: str | os.PathLike[str] | URL,
-    *,
-    busy_timeout: float = 30.0,
-    create_dirs: bool = False,
-    file_mode: int | None = None,
-    **kw: Any,
-) -> Engine:
-    """An engine for a SQLite file: WAL, ``synchronous=NORMAL``, foreign keys, busy timeout.
-
-    Transactions begin with ``BEGIN IMMEDIATE`` (the write lock is taken up front and waited
-    for up to ``busy_timeout``), so read-then-write units of work never fail half-way. A
-    read-only unit of work may ask for a plain deferred ``BEGIN``, which lets it run beside a
-    writer in WAL mode::
-
-        with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn: ...
-
-    Args:
-        url_or_path: a ``sqlite://`` URL or a file path.
-        busy_timeout: seconds to wait for another connection's write lock.
-        create_dirs: create missing parent directories.
-        file_mode: permission bits for the database file and its ``-wal``/``-shm`` files
-            (e.g. ``0o600``); None leaves them to the umask.
-        **kw: passed on to :func:`sqlalchemy.create_engine`.
-
-    Returns:
-        The engine. Nothing is opened until its first connection.
-
-    Raises:
-        ForeignDatabase: the path holds a DuckDB database or a file that is not a database.
-        NotFound: the parent directory is missing and ``create_dirs`` is false.
-    """
-    url, path = _resolve(url_or_path, "sqlite")
-    if path is not None:
-        _check_kind(path, FileKind.SQLITE)
-        _prepare_dir(path, create_dirs=create_dirs)
-        if file_mode is not None:
-            # SQLite gives -wal and -shm the permissions of the main file, so creating the
-            # main file with the mode up front covers all three.
-            with contextlib.suppress(FileExistsError):
-                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, file_mode))
-    engine = sa.create_engine(url, **kw)
-    timeout_ms = int(busy_timeout * 1000)
-
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-        if path is not None:
-            _check_kind(path, FileKind.SQLITE)
-        # Take transaction control away from the sqlite3 module; _on_begin emits BEGIN.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            # busy_timeout first: switching to WAL needs a lock another process may hold.
-            cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
-            if path is not None:
-                cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = NORMAL")
-            cursor.execute("PRAGMA foreign_keys = ON")
-        finally:
-            cursor.close()
-        if path is not None and file_mode is not None:
-            _apply_mode(path, file_mode)
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        if mode not in ("IMMEDIATE", "DEFERRED", "EXCLUSIVE"):
-            raise ValueError(f"sqlite_begin must be IMMEDIATE, DEFERRED or EXCLUSIVE: {mode!r}")
-        conn.exec_driver_sql(f"BEGIN {mode}")
-
-    return engine
-
-
-def _apply_mode(path: Path, mode: int) -> None:
-    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        try:
-            if candidate.stat().st_mode & 0o777 != mode:
-                candidate.chmod(mode)
-        except FileNotFoundError:
-            continue
-
-
-# --------------------------------------------------------------------------------------------
-# DuckDB
-
-
 def _wait_for_lock(
-    path: Path, lock_timeout: float, attempt: Callable[[], _T], *, check_kind: bool = True
+    path: Path, lock_timeout: float, attempt: Callable[[], _T], *, verify_kind: bool = True
 ) -> _T:
     """Run ``attempt`` (a DuckDB open) until it stops failing on another process's lock.
 
@@ -260,7 +114,7 @@ def _wait_for_lock(
     started = time.monotonic()
     delay = _BACKOFF_START
     while True:
-        kind = _check_kind(path, FileKind.DUCKDB) if check_kind else FileKind.DUCKDB
+        kind = check_kind(path, FileKind.DUCKDB) if verify_kind else FileKind.DUCKDB
         try:
             return attempt()
         except duckdb.Error as err:
@@ -342,7 +196,7 @@ def open_duckdb(
     # A raw connection has another configuration than the engines' connections, which DuckDB
     # refuses on a file this process has open: an engine's kept connection goes first.
     release_kept_connection(file)
-    guard = _file_guard(file)
+    guard = file_guard(file)
 
     def connect() -> duckdb.DuckDBPyConnection:
         with guard:
@@ -369,7 +223,7 @@ def _open_locked(path: Path, lock_timeout: float, attempt: Callable[[], _T]) -> 
     # if another thread of this process has the file open: check only on the first hold.
     first_hold = not database_lock(path).is_locked
     if first_hold:
-        _check_kind(path, FileKind.DUCKDB)  # a foreign file gets no lock file beside it
+        check_kind(path, FileKind.DUCKDB)  # a foreign file gets no lock file beside it
     try:
         acquire_database_lock(path, lock_timeout)
     except LockTimeout as err:
@@ -377,138 +231,10 @@ def _open_locked(path: Path, lock_timeout: float, attempt: Callable[[], _T]) -> 
         raise DatabaseLocked(str(path), lock_holder_pid(path), waited) from err
     try:
         remaining = max(lock_timeout - (time.monotonic() - started), 0.0)
-        return _wait_for_lock(path, remaining, attempt, check_kind=first_hold)
+        return _wait_for_lock(path, remaining, attempt, verify_kind=first_hold)
     except BaseException:
         release_database_lock(path)
         raise
-
-
-class _Keeper:
-    """Keeps a DuckDB file open between an engine's units of work.
-
-    After a unit of work, one extra connection (and one hold on the database lock) stays open
-    so the next unit of work finds the database open: no 15 ms open, no 7 ms checkpointing
-    close. It is closed, and the file released, when:
-
-    * another process waits for the file (it touches the lock file, :func:`lock_wanted`),
-      checked after every unit of work and every few milliseconds by a daemon thread;
-    * no unit of work ended for ``linger`` seconds;
-    * the engine is disposed, another engine or a raw connection of this process opens the
-      file, or the interpreter exits.
-
-    Commits are unaffected: each unit of work still commits (DuckDB writes its WAL) before it
-    returns; only the file handle outlives it.
-    """
-
-    def __init__(self, path: Path, linger: float, connect: Callable[[], Any], close: Any) -> None:
-        self.path = path
-        self.linger = linger
-        self._connect = connect
-        self._close = close
-        self._guard = threading.Lock()
-        self._conn: Any = None
-        self._stamp: int | None = None
-        self._last_used = 0.0
-        self._thread: threading.Thread | None = None
-
-    def keep(self) -> None:
-        """Called with a unit of work's connection open: make sure the keeper holds the file."""
-        if _exiting:
-            return
-        with self._guard:
-            if self._conn is not None:
-                return
-            # Held by this process: a counted re-entry (the wait is for other threads only).
-            acquire_database_lock(self.path, 5.0)
-            try:
-                self._conn = self._connect()
-            except BaseException:
-                release_database_lock(self.path)
-                raise
-            self._stamp = lock_stamp(self.path)
-            self._last_used = time.monotonic()
-            _KEEPERS[self.path] = self
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._watch, name="duckdb-keeper", daemon=True
-                )
-                _WATCHERS.add(self._thread)
-                self._thread.start()
-
-    def used(self) -> None:
-        """Called after a unit of work closed: let go now if another process waits."""
-        self._last_used = time.monotonic()
-        if self._conn is not None and lock_wanted(self.path, self._stamp):
-            self.release()
-
-    def release(self) -> None:
-        """Close the kept connection and drop its hold on the lock (no-op when none)."""
-        with self._guard:
-            conn, self._conn = self._conn, None
-            if conn is None:
-                return
-            if _KEEPERS.get(self.path) is self:
-                del _KEEPERS[self.path]
-            try:
-                with _file_guard(self.path):
-                    self._close(conn)
-            finally:
-                release_database_lock(self.path)
-
-    def _watch(self) -> None:
-        while True:
-            time.sleep(_KEEPER_POLL)
-            with self._guard:
-                if self._conn is None:
-                    _WATCHERS.discard(threading.current_thread())
-                    self._thread = None
-                    return
-            idle = time.monotonic() - self._last_used
-            if idle >= self.linger or lock_wanted(self.path, self._stamp):
-                with contextlib.suppress(Exception):
-                    self.release()
-
-
-_KEEPERS: dict[Path, _Keeper] = {}
-_WATCHERS: set[threading.Thread] = set()
-_exiting = False
-# DuckDB shares one database instance between the connections of a process and destroys it
-# (checkpointing) when the last one closes. A connect from another thread during that close
-# finds no instance, creates a second one and fails with "Unique file handle conflict": opens
-# and closes of one file are serialised within the process.
-_FILE_GUARDS: dict[Path, threading.RLock] = {}
-_FILE_GUARDS_GUARD = threading.Lock()
-
-
-def _file_guard(path: Path) -> threading.RLock:
-    with _FILE_GUARDS_GUARD:
-        guard = _FILE_GUARDS.get(path)
-        if guard is None:
-            guard = _FILE_GUARDS[path] = threading.RLock()
-        return guard
-
-
-def release_kept_connection(path: str | os.PathLike[str]) -> None:
-    """Close the connection an engine of this process keeps open on a DuckDB file, if any."""
-    keeper = _KEEPERS.get(Path(path).expanduser().absolute())
-    if keeper is not None:
-        keeper.release()
-
-
-@atexit.register
-def _release_all_kept() -> None:
-    # Close kept files cleanly (checkpointed) at exit; connections opened later (an exit-time
-    # flush) are not kept.
-    global _exiting
-    _exiting = True
-    for keeper in list(_KEEPERS.values()):
-        with contextlib.suppress(Exception):
-            keeper.release()
-    # Watchers end within one poll once nothing is kept. A daemon thread still holding DuckDB
-    # objects while the interpreter finalises makes DuckDB's bindings print "leaked" reports.
-    for thread in list(_WATCHERS):
-        if thread is not threading.current_thread():
-            thread.join(timeout=1.0)
 
 
 def create_duckdb_engine(
@@ -544,11 +270,11 @@ def create_duckdb_engine(
             (checked before DuckDB opens the file, which leaves it untouched).
         DatabaseLocked: on connect, when the lock wait times out.
     """
-    url, path = _resolve(url_or_path, "duckdb")
+    url, path = resolve_target(url_or_path, "duckdb")
     if path is not None:
         if not database_lock(path).is_locked:  # see _open_locked: never while we hold the file
-            _check_kind(path, FileKind.DUCKDB)
-        _prepare_dir(path, create_dirs=create_dirs)
+            check_kind(path, FileKind.DUCKDB)
+        prepare_dir(path, create_dirs=create_dirs)
     connect_args = dict(kw.pop("connect_args", {}))
     if read_only:
         connect_args["read_only"] = True
@@ -564,8 +290,8 @@ def create_duckdb_engine(
         # SQLAlchemy has no "after close" event; the database lock must outlive DuckDB's close
         # (its checkpoint), so the engine's own dialect closes, then releases.
         close = engine.dialect.do_close
-        keepers: list[_Keeper] = []
-        guard = _file_guard(db_path)
+        keepers: list[Keeper] = []
+        guard = file_guard(db_path)
 
         @sa.event.listens_for(engine, "do_connect")
         def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
@@ -574,13 +300,13 @@ def create_duckdb_engine(
                 with guard:
                     return dialect.connect(*cargs, **cparams)
 
-            other = _KEEPERS.get(db_path)
+            other = kept_by(db_path)
             if other is not None and (not keepers or other is not keepers[0]):
                 other.release()  # another engine's connection may be configured differently
             conn = _open_locked(db_path, lock_timeout, connect)
             if keep_open > 0:
                 if not keepers:
-                    keepers.append(_Keeper(db_path, keep_open, connect, close))
+                    keepers.append(Keeper(db_path, keep_open, connect, close))
                 # Keeping the file open is an optimisation: a failure only costs speed.
                 with contextlib.suppress(Exception):
                     keepers[0].keep()

@@ -1,0 +1,103 @@
+"""SQLite engines: WAL, a long busy timeout, and write transactions that begin IMMEDIATE.
+
+A transaction that reads and then writes would otherwise fail at once with "database is
+locked" under contention, whatever the busy timeout (PITFALLS.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from storage_core.database.files import FileKind
+from storage_core.database.targets import check_kind, prepare_dir, resolve_target
+
+__all__ = ["create_sqlite_engine"]
+
+
+def create_sqlite_engine(
+    url_or_path: str | os.PathLike[str] | URL,
+    *,
+    busy_timeout: float = 30.0,
+    create_dirs: bool = False,
+    file_mode: int | None = None,
+    **kw: Any,
+) -> Engine:
+    """An engine for a SQLite file: WAL, ``synchronous=NORMAL``, foreign keys, busy timeout.
+
+    Transactions begin with ``BEGIN IMMEDIATE`` (the write lock is taken up front and waited
+    for up to ``busy_timeout``), so read-then-write units of work never fail half-way. A
+    read-only unit of work may ask for a plain deferred ``BEGIN``, which lets it run beside a
+    writer in WAL mode::
+
+        with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn: ...
+
+    Args:
+        url_or_path: a ``sqlite://`` URL or a file path.
+        busy_timeout: seconds to wait for another connection's write lock.
+        create_dirs: create missing parent directories.
+        file_mode: permission bits for the database file and its ``-wal``/``-shm`` files
+            (e.g. ``0o600``); None leaves them to the umask.
+        **kw: passed on to :func:`sqlalchemy.create_engine`.
+
+    Returns:
+        The engine. Nothing is opened until its first connection.
+
+    Raises:
+        ForeignDatabase: the path holds a DuckDB database or a file that is not a database.
+        NotFound: the parent directory is missing and ``create_dirs`` is false.
+    """
+    url, path = resolve_target(url_or_path, "sqlite")
+    if path is not None:
+        check_kind(path, FileKind.SQLITE)
+        prepare_dir(path, create_dirs=create_dirs)
+        if file_mode is not None:
+            # SQLite gives -wal and -shm the permissions of the main file, so creating the
+            # main file with the mode up front covers all three.
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, file_mode))
+    engine = sa.create_engine(url, **kw)
+    timeout_ms = int(busy_timeout * 1000)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        if path is not None:
+            check_kind(path, FileKind.SQLITE)
+        # Take transaction control away from the sqlite3 module; _on_begin emits BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # busy_timeout first: switching to WAL needs a lock another process may hold.
+            cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+            if path is not None:
+                cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+        if path is not None and file_mode is not None:
+            _apply_mode(path, file_mode)
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        if mode not in ("IMMEDIATE", "DEFERRED", "EXCLUSIVE"):
+            raise ValueError(f"sqlite_begin must be IMMEDIATE, DEFERRED or EXCLUSIVE: {mode!r}")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _apply_mode(path: Path, mode: int) -> None:
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if candidate.stat().st_mode & 0o777 != mode:
+                candidate.chmod(mode)
+        except FileNotFoundError:
+            continue
