@@ -251,3 +251,19 @@ def test_a_stopped_s3_server_fails_within_seconds_and_leaves_rows(
     assert _rows(store) == before
     shown = " ".join(f.error for f in report.failed) + str(caught.value) + caplog.text
     assert TEST_SECRET_KEY not in shown
+
+
+def test_store_method_defaults_to_the_configured_backend(
+    make_store: StoreFactory, experiment_of: Owner
+) -> None:
+    store = make_store("inline")
+    experiment, _ = experiment_of(store)
+    written = _fill(store, experiment)
+    store.close()
+    store = make_store("filesystem")
+    report = store.migrate_artifacts(workers=2)
+    assert (report.planned, report.done, report.failed) == (3, 3, [])
+    assert {row.backend for row in _rows(store).values()} == {"filesystem"}
+    assert store.migrate_artifacts().planned == 0
+    for resource_id, data in written.items():
+        assert store.read_resource_data(resource_id) == data

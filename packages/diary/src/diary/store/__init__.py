@@ -18,9 +18,12 @@ from diary.store.tags import TagsMixin
 from diary.store.writers import MetricWriter, choose_writer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.engine import Engine
 
     from diary.config import Settings
+    from storage_core.migration import MigrationReport, ProgressEvent
 
 __all__ = ["Store", "open_store"]
 
@@ -81,6 +84,32 @@ class Store(ArtifactsMixin, RegistryMixin, TagsMixin):
             # writes through at once instead of sitting in a buffer nobody flushes.
             self.buffered = False
             self.engine.dispose()
+
+    def migrate_artifacts(
+        self,
+        to: str | None = None,
+        from_backend: str = "inline",
+        *,
+        dry_run: bool = False,
+        workers: int = 4,
+        delete_source: bool = True,
+        progress: Callable[[ProgressEvent], None] | None = None,
+    ) -> MigrationReport:
+        """Move artifacts to another backend (default: the configured one); safe to rerun.
+
+        See :func:`diary.artifacts.migrate_artifacts`, which this calls with this store.
+        """
+        from diary.artifacts import migrate_artifacts
+
+        return migrate_artifacts(
+            self,
+            to,
+            from_backend,
+            dry_run=dry_run,
+            workers=workers,
+            delete_source=delete_source,
+            progress=progress,
+        )
 
     def __enter__(self) -> Store:
         return self
