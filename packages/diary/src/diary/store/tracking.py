@@ -314,17 +314,10 @@ class TrackingMixin(StoreBase):
             NotFound: no such iteration.
         """
         iteration = as_uuid("iteration", iteration_id)
-        self.flush()
-        with self.transaction() as conn:
-            self.require_row(conn, m.iteration, "iteration", iteration)
-            deleted = conn.execute(
-                sa.delete(m.metric).where(
-                    m.metric.c.iteration_id == iteration, m.metric.c.key == key
-                )
-            ).rowcount
+        deleted = self._delete_key(m.metric, iteration, key)
         with self._state_lock:
             self._next_steps.pop((iteration, key), None)
-        return int(deleted)
+        return deleted
 
     def delete_parameter(self, iteration_id: IdLike, key: str) -> bool:
         """Delete a parameter of an iteration, so the key can be set again.
@@ -336,17 +329,20 @@ class TrackingMixin(StoreBase):
             NotFound: no such iteration.
         """
         iteration = as_uuid("iteration", iteration_id)
-        self.flush()
-        with self.transaction() as conn:
-            self.require_row(conn, m.iteration, "iteration", iteration)
-            deleted = conn.execute(
-                sa.delete(m.parameter).where(
-                    m.parameter.c.iteration_id == iteration, m.parameter.c.key == key
-                )
-            ).rowcount
+        deleted = self._delete_key(m.parameter, iteration, key)
         with self._state_lock:
             self._logged_params.pop((iteration, key), None)
         return bool(deleted)
+
+    def _delete_key(self, table: sa.Table, iteration: UUID, key: str) -> int:
+        # Buffered rows of the key would otherwise be written after the delete.
+        self.flush()
+        with self.transaction() as conn:
+            self.require_row(conn, m.iteration, "iteration", iteration)
+            statement = sa.delete(table).where(
+                table.c.iteration_id == iteration, table.c.key == key
+            )
+            return int(conn.execute(statement).rowcount)
 
     # DearDiary.jl's vocabulary.
     def create_metric(
