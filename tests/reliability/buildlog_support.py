@@ -375,8 +375,12 @@ def record_keys(db: Path, project_id: str) -> dict[str, list[tuple[object, ...]]
 
 
 def integrity(db: Path) -> str:
-    """``PRAGMA integrity_check`` of a database file ("ok" when sound)."""
-    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+    """``PRAGMA integrity_check`` of a database file ("ok" when sound).
+
+    Read-write, as buildlog opens it: after a kill the log may need recovery, which a
+    read-only connection cannot do ("attempt to write a readonly database").
+    """
+    conn = sqlite3.connect(db)
     try:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
     finally:

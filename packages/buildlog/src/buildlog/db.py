@@ -170,7 +170,22 @@ def _preflight(location: DatabaseLocation) -> int | None:
     busy = any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-journal"))
     mode = "mode=ro" if busy else "immutable=1"
     try:
-        conn = sqlite3.connect(f"{path.as_uri()}?{mode}", uri=True)
+        return _inspect_with(path, f"{path.as_uri()}?{mode}")
+    except sqlite3.OperationalError as err:
+        if not (busy and getattr(err, "sqlite_errorname", "").startswith("SQLITE_READONLY")):
+            raise _damaged(path, str(err)) from err
+    # A log left by a process that was killed can need recovery (rebuilding the WAL index),
+    # which a read-only connection cannot do: recover with a plain connection. Recovery
+    # replays committed transactions only; it changes neither the schema nor the journal mode.
+    try:
+        return _inspect_with(path, path.as_uri())
+    except sqlite3.OperationalError as err:
+        raise _damaged(path, str(err)) from err
+
+
+def _inspect_with(path: Path, uri: str) -> int | None:
+    try:
+        conn = sqlite3.connect(uri, uri=True)
     except sqlite3.Error as err:
         raise StorageIOError(str(path), "open", str(err)) from err
     try:
@@ -180,6 +195,8 @@ def _preflight(location: DatabaseLocation) -> int | None:
 
         try:
             return _inspect_file(path, query)
+        except sqlite3.OperationalError:
+            raise  # the caller decides whether a read-only failure is worth a retry
         except sqlite3.DatabaseError as err:
             raise _damaged(path, str(err)) from err
     finally:
