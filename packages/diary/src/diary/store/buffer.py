@@ -17,7 +17,7 @@ import atexit
 import logging
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -45,6 +45,12 @@ class Batch:
 
     def __len__(self) -> int:
         return len(self.values) + len(self.params)
+
+    def points(self) -> Iterator[tuple[UUID, str, int, float, float]]:
+        """The buffered points as ``(iteration_id, key, step, value, timestamp)`` rows."""
+        return zip(
+            self.iteration_ids, self.keys, self.steps, self.values, self.timestamps, strict=True
+        )
 
     def extend(self, other: Batch) -> None:
         """Append another batch's contents (used to put back a batch whose flush failed)."""

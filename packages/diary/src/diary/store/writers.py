@@ -175,9 +175,7 @@ def write_small(conn: Connection, batch: Batch) -> StorageError | None:
 
 def _without(batch: Batch, missing: set[UUID]) -> Batch:
     kept = Batch(params={k: v for k, v in batch.params.items() if k[0] not in missing})
-    for row in zip(
-        batch.iteration_ids, batch.keys, batch.steps, batch.values, batch.timestamps, strict=True
-    ):
+    for row in batch.points():
         if row[0] not in missing:
             kept.iteration_ids.append(row[0])
             kept.keys.append(row[1])
@@ -225,14 +223,7 @@ def _aware(stamp: float) -> datetime:
 def _write_core(conn: Connection, batch: Batch) -> None:
     rows = [
         {"iteration_id": i, "key": k, "step": s, "value": v, "timestamp": _aware(t)}
-        for i, k, s, v, t in zip(
-            batch.iteration_ids,
-            batch.keys,
-            batch.steps,
-            batch.values,
-            batch.timestamps,
-            strict=True,
-        )
+        for i, k, s, v, t in batch.points()
     ]
     conn.execute(sa.insert(m.metric), rows)
 
@@ -245,17 +236,7 @@ def _raw(conn: Connection) -> Any:
 
 def _write_small(conn: Connection, batch: Batch) -> None:
     """A few points through a prepared INSERT on the raw DuckDB connection."""
-    rows = [
-        (i, k, s, v, round(t * 1_000_000))
-        for i, k, s, v, t in zip(
-            batch.iteration_ids,
-            batch.keys,
-            batch.steps,
-            batch.values,
-            batch.timestamps,
-            strict=True,
-        )
-    ]
+    rows = [(i, k, s, v, round(t * 1_000_000)) for i, k, s, v, t in batch.points()]
     raw = _raw(conn)
     if len(rows) == 1:
         raw.execute(_INSERT_SQL, rows[0])
