@@ -235,3 +235,65 @@ def test_a_refused_file_stays_usable_by_its_owner(setting: tuple[Path, Path, Pat
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     finally:
         conn.close()
+
+
+_KILLED_MID_TRANSACTION = r"""
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA journal_mode=DELETE")  # as the original tool keeps its database
+conn.execute("PRAGMA cache_size=2")  # spill the transaction into the file early
+conn.execute("BEGIN")
+for i in range(2000):
+    conn.execute(
+        "INSERT INTO reward_events (id, project_id, timestamp, outcome, reward_value) "
+        "SELECT 'lost-' || ?, project_id, timestamp, outcome, reward_value "
+        "FROM reward_events LIMIT 1",
+        (i,),
+    )
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_hot_rollback_journal_is_rolled_back_on_open(
+    setting: tuple[Path, Path, Path],
+) -> None:
+    """A writer killed mid-transaction in rollback-journal mode leaves a hot ``-journal``.
+
+    Rolling it back is a write, which a read-only connection cannot do ("attempt to write
+    a readonly database"): buildlog must recover it, keep every committed record and none
+    of the killed transaction's.
+    """
+    import signal
+    import subprocess
+    import sys
+
+    project, _bundle, folder = setting
+    folder.mkdir()
+    db = folder / "buildlog.db"
+    _healthy(db, project, rewards=300)
+    with subprocess.Popen(
+        [sys.executable, "-c", _KILLED_MID_TRANSACTION, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "ready\n"
+        child.send_signal(signal.SIGKILL)
+    assert Path(f"{db}-journal").stat().st_size > 0  # the precondition: a hot journal
+
+    result = CliRunner().invoke(
+        cli, ["--project-root", str(project), "info"], env={"BUILDLOG_DB": str(db)}
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "Error" not in result.stderr  # (a hint about the legacy files is expected)
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        counts = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE id LIKE 'lost-%') FROM reward_events"
+        ).fetchone()
+    finally:
+        conn.close()
+    assert counts == (301, 0)

@@ -174,9 +174,10 @@ def _preflight(location: DatabaseLocation) -> int | None:
     except sqlite3.OperationalError as err:
         if not (busy and getattr(err, "sqlite_errorname", "").startswith("SQLITE_READONLY")):
             raise _damaged(path, str(err)) from err
-    # A log left by a process that was killed can need recovery (rebuilding the WAL index),
-    # which a read-only connection cannot do: recover with a plain connection. Recovery
-    # replays committed transactions only; it changes neither the schema nor the journal mode.
+    # A process killed mid-write can leave a log that needs recovery, which a read-only
+    # connection cannot do: a hot rollback journal to roll back (the original tool's files
+    # use one) or a WAL index to rebuild. Recover with a plain connection. Recovery keeps
+    # committed transactions only; it changes neither the schema nor the journal mode.
     try:
         return _inspect_with(path, path.as_uri())
     except sqlite3.OperationalError as err:
