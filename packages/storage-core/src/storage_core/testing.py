@@ -112,6 +112,15 @@ class BlobStoreConformance:
         assert (info.size, info.sha256) == (len(data), _sha(data))
         assert store.get("big") == data
 
+    def test_get_reads_at_most_max_bytes(self, store: BlobStore) -> None:
+        data = os.urandom(CHUNK_SIZE + 7)
+        store.put("m", data)
+        assert store.get("m", max_bytes=10) == data[:10]
+        assert store.get("m", max_bytes=len(data) + 1) == data
+        assert store.get("m", max_bytes=0) == b""
+        store.put("empty", b"")
+        assert store.get("empty", max_bytes=1) == b""
+
     def test_open_streams_the_bytes(self, store: BlobStore) -> None:
         data = os.urandom(CHUNK_SIZE + 7)
         store.put("s", io.BytesIO(data))

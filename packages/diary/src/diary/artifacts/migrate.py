@@ -37,11 +37,10 @@ import sqlalchemy as sa
 from diary import models as m
 from diary.artifacts.rows import iter_resources, with_inline_bytes
 from diary.artifacts.stores import BACKENDS, StoredBytes, normalise_backend
-from diary.artifacts.streams import VerifiedStream
-from diary.artifacts.table import switch_resource
+from diary.artifacts.streams import open_verified
+from diary.artifacts.table import META_COLUMNS, switch_resource
 from diary.errors import InvalidValue
 from diary.records import Resource
-from diary.store.artifacts import META_COLUMNS, location
 from storage_core.migration import (
     ItemAlreadyDone,
     ItemOutcome,
@@ -127,17 +126,9 @@ class ArtifactMigration(MigrationStep[_Row, _Copy]):
 
     def prepare(self, item: _Row) -> _Copy:
         """Copy the bytes to a new key of the target, verified (worker thread, no database)."""
-        record = item.record
         stores = self.store.artifact_stores
-        source = stores.for_row(record.backend, record.uri)
         target = stores.configured(self.target)
-        stream = VerifiedStream(
-            source.open(record.uri, item.data),
-            location(record),
-            record.size_bytes,
-            record.content_hash,
-        )
-        with stream:
+        with open_verified(stores, item.record, item.data) as stream:
             stored = target.write(stream)
         return _Copy(stored)
 

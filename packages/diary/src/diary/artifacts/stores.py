@@ -139,6 +139,16 @@ class AbstractArtifactStore(ABC):
     def open(self, uri: str, data: bytes | None = None) -> BinaryIO:
         """Open stored bytes for a streaming read (inline: ``data`` is the row's column)."""
 
+    def read(self, uri: str, data: bytes | None = None, *, max_bytes: int | None = None) -> bytes:
+        """Stored bytes, whole: at most ``max_bytes`` of them when given (unchecked; see
+        :func:`diary.artifacts.streams.read_verified`).
+
+        Raises:
+            NotFound: nothing is stored at ``uri``.
+        """
+        with self.open(uri, data) as stream:
+            return stream.read(-1 if max_bytes is None else max_bytes)
+
     @abstractmethod
     def delete(self, uri: str) -> None:
         """Remove stored bytes; already missing bytes are not an error."""
@@ -209,6 +219,11 @@ class InlineStore(AbstractArtifactStore):
         """A stream over the row's bytes (a NULL column reads as no bytes)."""
         return io.BytesIO(data or b"")
 
+    def read(self, uri: str, data: bytes | None = None, *, max_bytes: int | None = None) -> bytes:
+        """The row's bytes themselves (a NULL column reads as no bytes)."""
+        content = data or b""
+        return content if max_bytes is None else content[:max_bytes]
+
     def delete(self, uri: str) -> None:
         """Nothing to do: the bytes go with the row."""
 
@@ -248,6 +263,14 @@ class _BlobArtifactStore(AbstractArtifactStore):
             NotFound: no object at ``uri``.
         """
         return self.blobs.open(self._key(uri))
+
+    def read(self, uri: str, data: bytes | None = None, *, max_bytes: int | None = None) -> bytes:
+        """The object's bytes in one request (at most ``max_bytes``).
+
+        Raises:
+            NotFound: no object at ``uri``.
+        """
+        return self.blobs.get(self._key(uri), max_bytes=max_bytes)
 
     def delete(self, uri: str) -> None:
         """Remove the object at ``uri`` if it is there."""

@@ -26,8 +26,10 @@ __all__ = [
     "META_COLUMNS",
     "delete_blob",
     "fetch_blob",
+    "fetch_many_with_data",
     "fetch_meta",
     "fetch_with_data",
+    "guard",
     "insert_resource",
     "iteration_owner",
     "resource_record",
@@ -45,6 +47,12 @@ _DUCKDB_FETCH = (
     f"SELECT {_META_NAMES}, b.data FROM resource r "
     "LEFT JOIN resource_blob b ON b.resource_id = r.id WHERE r.id = ?"
 )
+_DUCKDB_FETCH_MANY = (
+    f"SELECT {_META_NAMES}, b.data FROM resource r "
+    "LEFT JOIN resource_blob b ON b.resource_id = r.id WHERE list_contains(?, r.id)"
+)
+#: Ids per query when many artifacts are fetched at once.
+_MANY = 500
 _DUCKDB_FETCH_META = f"SELECT {_META_NAMES} FROM resource r WHERE r.id = ?"
 # The owner check and the insert are one statement: the row is written only while its
 # experiment (and iteration, of that experiment) exist, without a transaction around two.
@@ -177,6 +185,33 @@ def fetch_with_data(conn: Connection, resource_id: UUID) -> tuple[Resource, byte
     return resource_record(found[0]), found[0].data
 
 
+def fetch_many_with_data(
+    conn: Connection, resource_ids: list[UUID]
+) -> dict[UUID, tuple[Resource, bytes | None]]:
+    """Many artifacts' rows and inline bytes, a few queries in all (ids that are missing are
+    missing from the result)."""
+    found: dict[UUID, tuple[Resource, bytes | None]] = {}
+    unique = list(dict.fromkeys(resource_ids))
+    raw = _duckdb(conn)
+    for start in range(0, len(unique), _MANY):
+        group = unique[start : start + _MANY]
+        if raw is not None:
+            rows = raw.execute(_DUCKDB_FETCH_MANY, [group]).fetchall()
+            found.update(
+                (record.id, (record, row[-1]))
+                for row in rows
+                for record in [resource_record(tuple(row[:-1]))]
+            )
+            continue
+        selected = conn.execute(
+            sa.select(*META_COLUMNS, m.resource_blob.c.data)
+            .select_from(m.resource.outerjoin(m.resource_blob))
+            .where(m.resource.c.id.in_(group))
+        ).all()
+        found.update((row.id, (resource_record(row), row.data)) for row in selected)
+    return found
+
+
 def fetch_meta(conn: Connection, resource_id: UUID) -> Resource | None:
     """An artifact's row without bytes, or None when there is no such artifact."""
     raw = _duckdb(conn)
@@ -281,3 +316,15 @@ def switch_resource(conn: Connection, old: Resource, new: StoredBytes, now: date
     else:
         delete_blob(conn, old.id)
     return True
+
+
+def guard(record: Resource) -> list[sa.ColumnElement[bool]]:
+    """WHERE clauses that match the row only while it still points at the same bytes."""
+    table = m.resource
+    return [
+        table.c.id == record.id,
+        table.c.backend == record.backend,
+        table.c.uri == record.uri,
+        table.c.content_hash == record.content_hash,
+        table.c.size_bytes == record.size_bytes,
+    ]

@@ -23,10 +23,10 @@ import sqlalchemy as sa
 from diary import models as m
 from diary.artifacts.rows import iter_resources, with_inline_bytes
 from diary.artifacts.stores import StoredObject, normalise_backend
-from diary.artifacts.streams import VerifiedStream
+from diary.artifacts.streams import VerifiedStream, location
+from diary.artifacts.table import guard
 from diary.errors import IntegrityError, NotFound, StorageError
 from diary.records import Resource
-from diary.store.artifacts import guard, location
 from storage_core.uri import is_under, join, parse, relative_key
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ import os
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from diary.store.artifacts import ArtifactsMixin
+from diary.store.artifact_batches import ArtifactBatchesMixin
 from diary.store.base import MonotonicClock
 from diary.store.registry import RegistryMixin
 from diary.store.tags import TagsMixin
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["Store", "open_store"]
 
 
-class Store(ArtifactsMixin, RegistryMixin, TagsMixin):
+class Store(ArtifactBatchesMixin, RegistryMixin, TagsMixin):
     """diary's library API over one database.
 
     Artifacts (bytes inline, on disk or in S3) are described in :mod:`diary.artifacts`.

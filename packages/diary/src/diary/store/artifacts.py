@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import mimetypes
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, BinaryIO, cast
+from typing import Any, BinaryIO, cast
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
@@ -30,8 +29,9 @@ from sqlalchemy.engine import Connection
 
 from diary import models as m
 from diary.artifacts.resolver import ArtifactStores
+from diary.artifacts.sources import ArtifactSource, default_name, guess_media_type, opened
 from diary.artifacts.stores import StoredBytes, normalise_backend
-from diary.artifacts.streams import VerifiedStream
+from diary.artifacts.streams import open_verified, read_verified
 from diary.artifacts.table import (
     META_COLUMNS,
     delete_blob,
@@ -52,29 +52,6 @@ from storage_core.hashing import iter_chunks
 __all__ = ["META_COLUMNS", "ArtifactSource", "ArtifactsMixin", "resource_record"]
 
 logger = logging.getLogger(__name__)
-
-#: What ``log_artifact``/``put_artifact`` accept: a file path, bytes, or a binary file object.
-ArtifactSource = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
-_DEFAULT_MEDIA_TYPE = "application/octet-stream"
-
-
-def location(record: Resource) -> str:
-    """How messages name an artifact's bytes."""
-    if normalise_backend(record.backend) == "inline":
-        return f"artifact {record.id} (inline)"
-    return f"artifact {record.id} at {record.uri}"
-
-
-@contextlib.contextmanager
-def _opened(source: ArtifactSource) -> Iterator[bytes | bytearray | memoryview | IO[bytes]]:
-    if isinstance(source, str | os.PathLike):
-        path = Path(source)
-        if not path.is_file():
-            raise InvalidValue("artifact file", str(source), "no such file")
-        with open(path, "rb") as handle:
-            yield handle
-    else:
-        yield source
 
 
 class ArtifactsMixin(IterationsMixin):
@@ -143,12 +120,11 @@ class ArtifactsMixin(IterationsMixin):
         media_type: str | None,
     ) -> Resource:
         """Write the bytes, then record the row that points at them (owner checked again)."""
-        if name is None and isinstance(source, str | os.PathLike):
-            name = Path(source).name
-        require_text("artifact name", name or "")
-        assert name is not None
-        media = media_type or mimetypes.guess_type(name)[0] or _DEFAULT_MEDIA_TYPE
-        with _opened(source) as data:
+        if name is None:
+            name = default_name(source)
+        name = require_text("artifact name", name or "")
+        media = media_type or guess_media_type(name)
+        with opened(source) as data:
             stored = self.artifact_stores.current.write(data)
         record = Resource(
             uuid4(), experiment, iteration, name, description, media, stored.backend,
@@ -203,7 +179,7 @@ class ArtifactsMixin(IterationsMixin):
             StorageError: the artifact changed while the new bytes were being written.
         """
         old = self.get_resource(resource_id)
-        with _opened(source) as data:
+        with opened(source) as data:
             stored = self.artifact_stores.current.write(data)
         with self._discarding_on_failure(stored), self.transaction() as conn:
             if not switch_resource(conn, old, stored, self.clock.now()):
@@ -322,11 +298,7 @@ class ArtifactsMixin(IterationsMixin):
             found = fetch_with_data(conn, key)  # row and inline bytes in one query
         if found is None:
             raise NotFound("artifact", str(resource_id))
-        record, data = found
-        store = self.artifact_stores.for_row(record.backend, record.uri)
-        inner = store.open(record.uri, data)
-        stream = VerifiedStream(inner, location(record), record.size_bytes, record.content_hash)
-        return cast(BinaryIO, stream)
+        return cast(BinaryIO, open_verified(self.artifact_stores, *found))
 
     def read_resource_data(self, resource_id: IdLike) -> bytes:
         """An artifact's bytes, checked against the row's size and SHA-256.
@@ -335,8 +307,12 @@ class ArtifactsMixin(IterationsMixin):
             NotFound: no such artifact, or its bytes are missing.
             IntegrityError: the bytes do not match the row.
         """
-        with self.open_artifact(resource_id) as stream:
-            return cast(VerifiedStream, stream).read_all_checked()
+        key = as_uuid("artifact", resource_id)
+        with self.reading() as conn:
+            found = fetch_with_data(conn, key)
+        if found is None:
+            raise NotFound("artifact", str(resource_id))
+        return read_verified(self.artifact_stores, *found)
 
     def save_artifact(self, resource_id: IdLike, dest: str | os.PathLike[str]) -> Path:
         """Write an artifact's bytes to a local file, atomically and checked.
@@ -399,15 +375,3 @@ class ArtifactsMixin(IterationsMixin):
             self.artifact_stores.for_row(backend, uri).delete(uri)
         except Exception as err:
             logger.warning("diary: could not delete %s (an orphan for verify --gc): %s", uri, err)
-
-
-def guard(record: Resource) -> list[sa.ColumnElement[bool]]:
-    """WHERE clauses that match the row only while it still points at the same bytes."""
-    table = m.resource
-    return [
-        table.c.id == record.id,
-        table.c.backend == record.backend,
-        table.c.uri == record.uri,
-        table.c.content_hash == record.content_hash,
-        table.c.size_bytes == record.size_bytes,
-    ]

@@ -23,8 +23,9 @@ from diary.store.tags import insert_tags
 from diary.store.tracking import TrackingMixin
 
 if TYPE_CHECKING:
+    from diary.artifacts.sources import ArtifactSource, ManySources
     from diary.records import Resource
-    from diary.store.artifacts import ArtifactsMixin, ArtifactSource
+    from diary.store.artifacts import ArtifactsMixin
 
 __all__ = ["ActiveIteration", "IterationsMixin", "iteration_record", "parse_iteration_status"]
 
@@ -105,6 +106,14 @@ class ActiveIteration:
         store = cast("ArtifactsMixin", self.store)
         return store.log_artifact(
             self.id, source, name=name, description=description, media_type=media_type
+        )
+
+    def log_artifacts(self, sources: ManySources, *, workers: int = 8) -> list[Resource]:
+        """Store many artifacts of this iteration at once (see :meth:`Store.log_artifacts`)."""
+        from diary.store.artifact_batches import ArtifactBatchesMixin
+
+        return cast(ArtifactBatchesMixin, self.store).log_artifacts(
+            self.id, sources, workers=workers
         )
 
     def child(self, *, notes: str = "") -> contextlib.AbstractContextManager[ActiveIteration]:

@@ -52,8 +52,8 @@ class BlobStore(Protocol):
         """Open the object for a streaming read."""
         ...
 
-    def get(self, key: str) -> bytes:
-        """Return the object's bytes."""
+    def get(self, key: str, *, max_bytes: int | None = None) -> bytes:
+        """Return the object's bytes (at most ``max_bytes`` of them when given)."""
         ...
 
     def delete(self, key: str, *, missing_ok: bool = False) -> None:
