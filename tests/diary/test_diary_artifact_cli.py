@@ -71,6 +71,36 @@ def test_put_get_list_show_rm(run: object, tmp_path: Path, monkeypatch: pytest.M
     )
 
 
+def test_put_several_paths_at_once(run: object, tmp_path: Path) -> None:
+    experiment = _experiment(run)
+    paths = []
+    for index, name in enumerate(["a.json", "b.bin", "c.txt"]):
+        paths.append(tmp_path / name)
+        paths[-1].write_bytes(b"x" * index)
+    put = run(  # type: ignore[operator]
+        "artifact", "put", experiment, *map(str, paths), "--description", "d", "--json"
+    )
+    records = json.loads(put.stdout)
+    assert [(r["name"], r["size_bytes"], r["description"], r["media_type"]) for r in records] == [
+        ("a.json", 0, "d", "application/json"),
+        ("b.bin", 1, "d", "application/octet-stream"),
+        ("c.txt", 2, "d", "text/plain"),
+    ]
+    text = run("artifact", "put", experiment, *map(str, paths[:2]), "--workers", "1")  # type: ignore[operator]
+    lines = text.stdout.splitlines()
+    assert lines[0].split() == ["ID", "NAME", "BACKEND", "SIZE_BYTES", "CONTENT_HASH"]
+    assert [line.split()[1:4] for line in lines[1:]] == [
+        ["a.json", "inline", "0"],
+        ["b.bin", "inline", "1"],
+    ]
+    for option in ("--name", "--media-type"):
+        refused = run("artifact", "put", experiment, *map(str, paths), option, "x")  # type: ignore[operator]
+        assert refused.exit_code == 2
+        assert f"Error: {option} applies to one PATH; 3 were given" in refused.stderr
+    listed = json.loads(run("artifact", "list", experiment, "--json").stdout)  # type: ignore[operator]
+    assert len(listed) == 5
+
+
 def test_migrate_verify_compact(run: object, tmp_path: Path) -> None:
     experiment = _experiment(run)
     (tmp_path / "w.bin").write_bytes(b"x" * 1000)

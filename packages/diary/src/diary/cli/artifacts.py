@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["artifact", "artifacts", "compact_command_result"]
 
 _BACKENDS = ["inline", "filesystem", "s3"]
+_PUT_COLUMNS = ["id", "name", "backend", "size_bytes", "content_hash"]
 _LIST_COLUMNS = ["id", "name", "backend", "size_bytes", "iteration_id", "created_at"]
 
 
@@ -29,28 +30,47 @@ def artifact() -> None:
 
 @artifact.command("put")
 @click.argument("experiment_id", metavar="EXPERIMENT")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--name", help="The artifact's name [default: the file name].")
-@click.option("--iteration", "iteration_id", help="The iteration it belongs to.")
+@click.argument("paths", metavar="PATH...", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False))  # fmt: skip
+@click.option("--name", help="The artifact's name (one PATH only) [default: the file name].")
+@click.option("--iteration", "iteration_id", help="The iteration they belong to.")
 @click.option("--description", default="", help="Free text.")
-@click.option("--media-type", help="e.g. application/json [default: guessed from the name].")
+@click.option(
+    "--media-type", help="e.g. application/json (one PATH only) [default: guessed from the name]."
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=8, show_default=True,
+    help="Files transferred at once (several PATHs).",
+)  # fmt: skip
 @json_option
 def artifact_put(
     experiment_id: str,
-    path: str,
+    paths: tuple[str, ...],
     name: str | None,
     iteration_id: str | None,
     description: str,
     media_type: str | None,
+    workers: int,
     as_json: bool,
 ) -> None:
     """Store the file PATH as an artifact of EXPERIMENT (an id) in the configured backend.
 
-    Prints the id, backend, uri, size and sha256.
+    Prints the id, backend, uri, size and sha256. Several PATHs are stored at once, all or
+    none, and listed as a table (a JSON array with --json).
     """
+    if len(paths) > 1:
+        for option, given in (("--name", name), ("--media-type", media_type)):
+            if given is not None:
+                raise click.UsageError(f"{option} applies to one PATH; {len(paths)} were given")
+        records = store().put_artifacts(
+            experiment_id, paths, iteration_id=iteration_id, description=description,
+            workers=workers,
+        )  # fmt: skip
+        echo_records(records, _PUT_COLUMNS, as_json)
+        return
     record = store().put_artifact(
         experiment_id,
-        path,
+        paths[0],
         name=name,
         iteration_id=iteration_id,
         description=description,

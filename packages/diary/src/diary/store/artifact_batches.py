@@ -30,6 +30,7 @@ class ArtifactBatchesMixin(ArtifactsMixin):
         sources: ManySources,
         *,
         iteration_id: IdLike | None = None,
+        description: str = "",
         workers: int = DEFAULT_WORKERS,
     ) -> list[Resource]:
         """Store many artifacts of an experiment at once: all of them, or none.
@@ -43,6 +44,7 @@ class ArtifactBatchesMixin(ArtifactsMixin):
             sources: names mapped to sources (file paths, bytes or binary file objects), or
                 file paths, each named after its file.
             iteration_id: the iteration they belong to (of the same experiment).
+            description: free text, for every one of them.
             workers: transfers at once.
 
         Returns:
@@ -58,10 +60,15 @@ class ArtifactBatchesMixin(ArtifactsMixin):
         check_workers(workers)
         with self.reading() as conn:
             experiment, iteration = self._artifact_owner(conn, experiment_id, iteration_id)
-        return self._put_many(experiment, iteration, sources, workers)
+        return self._put_many(experiment, iteration, sources, description, workers)
 
     def log_artifacts(
-        self, iteration_id: IdLike, sources: ManySources, *, workers: int = DEFAULT_WORKERS
+        self,
+        iteration_id: IdLike,
+        sources: ManySources,
+        *,
+        description: str = "",
+        workers: int = DEFAULT_WORKERS,
     ) -> list[Resource]:
         """Store many artifacts of an iteration at once (see :meth:`put_artifacts`).
 
@@ -74,10 +81,15 @@ class ArtifactBatchesMixin(ArtifactsMixin):
             experiment = iteration_owner(conn, iteration)
         if experiment is None:
             raise NotFound("iteration", str(iteration_id))
-        return self._put_many(experiment, iteration, sources, workers)
+        return self._put_many(experiment, iteration, sources, description, workers)
 
     def _put_many(
-        self, experiment: UUID, iteration: UUID | None, sources: ManySources, workers: int
+        self,
+        experiment: UUID,
+        iteration: UUID | None,
+        sources: ManySources,
+        description: str,
+        workers: int,
     ) -> list[Resource]:
         named = named_sources(sources)
         for name, _source in named:
@@ -88,7 +100,7 @@ class ArtifactBatchesMixin(ArtifactsMixin):
         for (name, _source), item in zip(named, stored, strict=True):
             media = guess_media_type(name)
             record = Resource(
-                uuid4(), experiment, iteration, name, "", media, item.backend, item.uri,
+                uuid4(), experiment, iteration, name, description, media, item.backend, item.uri,
                 item.size, item.sha256, self.clock.now(), None,
             )  # fmt: skip
             records.append(record)
