@@ -31,9 +31,9 @@ __all__ = [
     "make_payloads",
     "new_key",
     "payload_count",
-    "raw_duckdb_get",
-    "raw_duckdb_put_each",
+    "raw_duckdb_get_many",
     "raw_duckdb_put_one_transaction",
+    "raw_file_put",
     "s3_server",
 ]
 
@@ -143,28 +143,6 @@ def new_iteration(store: Any) -> Any:
 # -- raw DuckDB ---------------------------------------------------------------------------------
 
 
-def raw_duckdb_put_each(path: Path, payloads: list[bytes]) -> tuple[float, list[uuid.UUID]]:
-    """200 single-row INSERTs, each committed (autocommit), on one open connection, then close.
-
-    The table is created before the timing; the close is timed (it is DuckDB's checkpoint,
-    which the inserts left to do).
-    """
-    import time
-
-    import duckdb
-
-    conn = duckdb.connect(str(path))
-    conn.execute(RAW_DDL)
-    ids = [uuid.uuid4() for _ in payloads]
-    started = time.perf_counter()
-    for ident, data in zip(ids, payloads, strict=True):
-        conn.execute(
-            "INSERT INTO artifact VALUES (?, ?, ?)", [ident, hashlib.sha256(data).hexdigest(), data]
-        )
-    conn.close()
-    return time.perf_counter() - started, ids
-
-
 def raw_duckdb_put_one_transaction(path: Path, payloads: list[bytes]) -> float:
     """The same rows in one transaction (the fastest raw write; not what a per-call API can do)."""
     import time
@@ -185,22 +163,24 @@ def raw_duckdb_put_one_transaction(path: Path, payloads: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
-def raw_duckdb_get(
+def raw_duckdb_get_many(
     conn: Any,
     ids: list[Any],
     table: str = "artifact",
     sha_column: str = "sha256",
     id_column: str = "id",
 ) -> float:
-    """Point selects of each blob by primary key on an open connection, each checked."""
+    """One SELECT of every blob by id on an open connection, each checked."""
     import time
 
     started = time.perf_counter()
-    for ident in ids:
-        row = conn.execute(
-            f"SELECT data, {sha_column} FROM {table} WHERE {id_column} = ?", [ident]
-        ).fetchone()
-        if hashlib.sha256(row[0]).hexdigest() != row[1]:
+    rows = conn.execute(
+        f"SELECT data, {sha_column} FROM {table} WHERE list_contains(?, {id_column})", [ids]
+    ).fetchall()
+    if len(rows) != len(ids):
+        raise AssertionError("raw baseline missed blobs")
+    for data, sha256 in rows:
+        if hashlib.sha256(data).hexdigest() != sha256:
             raise AssertionError("raw baseline read corrupt bytes")
     return time.perf_counter() - started
 

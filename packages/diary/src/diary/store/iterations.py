@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from diary import models as m
+from diary.artifacts.batch import DEFAULT_WORKERS
 from diary.enums import IterationStatus
 from diary.environment import EnvironmentSnapshot, take_snapshot
 from diary.errors import InvalidValue
@@ -108,7 +109,9 @@ class ActiveIteration:
             self.id, source, name=name, description=description, media_type=media_type
         )
 
-    def log_artifacts(self, sources: ManySources, *, workers: int = 8) -> list[Resource]:
+    def log_artifacts(
+        self, sources: ManySources, *, workers: int = DEFAULT_WORKERS
+    ) -> list[Resource]:
         """Store many artifacts of this iteration at once (see :meth:`Store.log_artifacts`)."""
         from diary.store.artifact_batches import ArtifactBatchesMixin
 
