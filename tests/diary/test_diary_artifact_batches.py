@@ -233,3 +233,22 @@ def test_reads_check_every_artifact_and_name_the_bad_one(
     with pytest.raises(NotFound, match=f"^blob not found: {records[2].uri}$"):
         store.read_resources_data(ids)
     assert store.read_resources_data([ids[0], ids[3]]) == [b"hello", b"hello"]
+
+
+def test_batches_on_both_engines(any_store: Store) -> None:
+    """The portable path (SQLAlchemy Core on SQLite) and DuckDB's fast path agree."""
+    project = any_store.create_project("p")
+    experiment = any_store.create_experiment(project.id, "e")
+    iteration = any_store.create_iteration(experiment.id, snapshot=False)
+    payloads = {"a.txt": b"alpha", "b.bin": bytearray(b"beta"), "c": io.BytesIO(b"gamma")}
+    records = any_store.log_artifacts(iteration.id, payloads)
+    assert [(r.name, r.size_bytes, r.backend) for r in records] == [
+        ("a.txt", 5, "inline"), ("b.bin", 4, "inline"), ("c", 5, "inline"),
+    ]  # fmt: skip
+    assert [any_store.get_resource(r.id) for r in records] == records
+    ids = [r.id for r in records]
+    assert any_store.read_resources_data(ids[::-1]) == [b"gamma", b"beta", b"alpha"]
+    other = any_store.create_experiment(project.id, "other")
+    with pytest.raises(InvalidValue, match="belongs to another experiment"):
+        any_store.put_artifacts(other.id, {"x": b"x"}, iteration_id=iteration.id)
+    assert any_store.list_resources(other.id) == []

@@ -20,6 +20,7 @@ is imported only when an S3 store is first used.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import logging
 import os
@@ -206,6 +207,12 @@ class InlineStore(AbstractArtifactStore):
         Raises:
             ArtifactTooLarge: the source holds more than ``max_bytes`` bytes.
         """
+        if isinstance(source, bytes):
+            # Kept as given: a copy of every inline byte costs memory and time.
+            if len(source) > self.max_bytes:
+                raise ArtifactTooLarge(len(source), self.max_bytes)
+            sha256 = hashlib.sha256(source).hexdigest()
+            return StoredBytes("inline", "", len(source), sha256, source)
         digest = Digest()
         buffer = bytearray()
         for chunk in iter_chunks(source, CHUNK_SIZE):

@@ -31,6 +31,7 @@ __all__ = [
     "fetch_with_data",
     "guard",
     "insert_resource",
+    "insert_resources",
     "iteration_owner",
     "resource_record",
     "store_blob",
@@ -183,6 +184,55 @@ def fetch_with_data(conn: Connection, resource_id: UUID) -> tuple[Resource, byte
     if not found:
         return None
     return resource_record(found[0]), found[0].data
+
+
+def insert_resources(
+    conn: Connection,
+    experiment: UUID,
+    iteration: UUID | None,
+    rows: list[tuple[Resource, bytes | None]],
+) -> bool:
+    """Insert the rows (and inline bytes) of many artifacts of one owner, inside the caller's
+    transaction, if the experiment and the iteration (of that experiment) exist.
+
+    One owner check for all rows, then one statement per table.
+
+    Returns:
+        False when the owner is missing: nothing was written.
+    """
+    owner = sa.select(m.experiment.c.id).where(m.experiment.c.id == experiment)
+    if iteration is not None:
+        owner = sa.select(m.iteration.c.id).where(
+            m.iteration.c.id == iteration, m.iteration.c.experiment_id == experiment
+        )
+    if not conn.execute(owner).all():
+        return False
+    metas = [
+        {column.name: getattr(record, column.name) for column in META_COLUMNS}
+        for record, _data in rows
+    ]
+    blobs = [{"resource_id": record.id, "data": data} for record, data in rows if data is not None]
+    raw = _duckdb(conn)
+    if raw is not None:
+        # DuckDB's executemany, without SQLAlchemy's per-row compilation.
+        names = [column.name for column in META_COLUMNS]
+        placeholders = ", ".join("?" for _ in names)
+        for meta in metas:
+            meta["created_at"] = _naive_utc(meta["created_at"])
+        raw.executemany(
+            f"INSERT INTO resource ({', '.join(names)}) VALUES ({placeholders})",
+            [[meta[name] for name in names] for meta in metas],
+        )
+        if blobs:
+            raw.executemany(
+                "INSERT INTO resource_blob VALUES (?, ?)",
+                [[blob["resource_id"], blob["data"]] for blob in blobs],
+            )
+        return True
+    conn.execute(sa.insert(m.resource), metas)
+    if blobs:
+        conn.execute(sa.insert(m.resource_blob), blobs)
+    return True
 
 
 def fetch_many_with_data(

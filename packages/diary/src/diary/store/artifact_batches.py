@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 
 from diary.artifacts.batch import DEFAULT_WORKERS, check_workers, discard_all, read_all, write_all
 from diary.artifacts.sources import ManySources, guess_media_type, named_sources
-from diary.artifacts.table import fetch_many_with_data, insert_resource, iteration_owner
+from diary.artifacts.table import fetch_many_with_data, insert_resources, iteration_owner
 from diary.errors import NotFound
 from diary.records import Resource
 from diary.store.artifacts import ArtifactsMixin
@@ -105,13 +105,13 @@ class ArtifactBatchesMixin(ArtifactsMixin):
             )  # fmt: skip
             records.append(record)
         try:
-            # The owner is checked again as each row is written (the experiment may have
+            # The owner is checked again as the rows are written (the experiment may have
             # been deleted during the transfers); one missing owner rolls every row back.
             with self.transaction() as conn:
-                for record, item in zip(records, stored, strict=True):
-                    if not insert_resource(conn, record, item.data):
-                        self._artifact_owner(conn, experiment, iteration)  # raises NotFound
-                        raise NotFound("experiment", str(experiment))
+                rows = [(record, item.data) for record, item in zip(records, stored, strict=True)]
+                if not insert_resources(conn, experiment, iteration, rows):
+                    self._artifact_owner(conn, experiment, iteration)  # raises NotFound
+                    raise NotFound("experiment", str(experiment))
         except Exception:
             discard_all(target, stored)
             raise
