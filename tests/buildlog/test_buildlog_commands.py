@@ -97,7 +97,7 @@ def test_errors_are_one_line(project: Path) -> None:
         "Error: unknown table 'skills'; valid tables: rewards, sessions, mistakes, "
         "bandit_state, learnings, skill_decisions\n",
     )
-    result = run(project, "export", "--project", "000000000000")
+    result = run(project, "export", "--project", "000000000000", "--all-projects")
     assert (result.exit_code, result.stderr) == (1, "Error: project not found: 000000000000\n")
 
 

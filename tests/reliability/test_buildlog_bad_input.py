@@ -268,7 +268,7 @@ CLI_CASES: list[tuple[str, Setup, str]] = [
     # -- unknown ids -----------------------------------------------------------------------
     (
         "export-unknown-project",
-        _args("export", "--project", "000000000000", "-o", "{tmp}/out"),
+        _args("export", "--project", "000000000000", "--all-projects", "-o", "{tmp}/out"),
         "project not found: 000000000000",
     ),
     (

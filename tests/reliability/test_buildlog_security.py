@@ -325,6 +325,30 @@ def test_no_command_shows_another_projects_records(tmp_path: Path) -> None:
         selected = tmp_path / f"alpha-{table}"
         _cli(alpha, ["export", "--tables", table, "-o", str(selected)])
         assert "ZORK" not in (selected / f"{table}.jsonl").read_text()
+    # Naming the other project is not enough: its records need --all-projects, and the
+    # refusal does not tell whether such a project exists.
+    for other in (beta_id, "000000000000"):
+        refused = CliRunner().invoke(
+            cli,
+            ["--project-root", str(alpha), "export", "--project", other, "-o", str(tmp_path / "x")],
+        )
+        assert (refused.exit_code, refused.stderr) == (
+            1,
+            f"Error: project {other} is not this project ({alpha_id}); add --all-projects to "
+            "export another project's records\n",
+        )
+        assert not (tmp_path / "x").exists()
+    own = tmp_path / "alpha-by-id"
+    _cli(alpha, ["export", "--project", alpha_id, "-o", str(own)])
+    assert [p["id"] for p in json.loads((own / "manifest.json").read_text())["projects"]] == [
+        alpha_id
+    ]
+    chosen = tmp_path / "beta-export"
+    _cli(alpha, ["export", "--project", beta_id, "--all-projects", "-o", str(chosen)])
+    assert [p["id"] for p in json.loads((chosen / "manifest.json").read_text())["projects"]] == [
+        beta_id
+    ]
+    assert "XYLO" not in (chosen / "rewards.jsonl").read_text()
     everything = tmp_path / "all-export"
     _cli(alpha, ["export", "--all-projects", "-o", str(everything)])
     lines = (everything / "rewards.jsonl").read_text().splitlines()

@@ -14,6 +14,7 @@ __all__ = [
     "ExportError",
     "InvalidRecord",
     "MigrationIncomplete",
+    "OtherProject",
     "ReadOnlyBackend",
     "UnknownTable",
 ]
@@ -126,3 +127,20 @@ def _files(paths: Sequence[str]) -> str:
     if len(paths) == 1:
         return paths[0]
     return f"{len(paths)} files ({', '.join(paths)})"
+
+
+class OtherProject(StorageError, PermissionError):
+    """A command was asked for another project's records without ``--all-projects``.
+
+    Attributes:
+        project_id: the project asked for.
+        current: the current project's id.
+    """
+
+    def __init__(self, project_id: str, current: str) -> None:
+        self.project_id = project_id
+        self.current = current
+        super().__init__(
+            f"project {project_id} is not this project ({current}); add --all-projects to "
+            "export another project's records"
+        )
