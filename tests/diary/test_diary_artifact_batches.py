@@ -252,3 +252,19 @@ def test_batches_on_both_engines(any_store: Store) -> None:
     with pytest.raises(InvalidValue, match="belongs to another experiment"):
         any_store.put_artifacts(other.id, {"x": b"x"}, iteration_id=iteration.id)
     assert any_store.list_resources(other.id) == []
+
+
+def test_many_ids_are_fetched_in_groups(make_store: StoreFactory, experiment_of: Owner) -> None:
+    """More ids than one query takes (500 a query): every group is read, order kept."""
+    store = make_store("inline")
+    _, iteration = experiment_of(store)
+    payloads = {f"p{i}": i.to_bytes(2, "big") for i in range(1203)}
+    records = store.log_artifacts(iteration, payloads)
+    ids = [r.id for r in records]
+    wanted = ids[::-1] + ids[:3]
+    assert store.read_resources_data(wanted) == [
+        *reversed(payloads.values()),
+        b"\0\0",
+        b"\0\1",
+        b"\0\2",
+    ]
