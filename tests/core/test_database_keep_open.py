@@ -74,3 +74,26 @@ def test_a_touched_lock_file_means_wanted(tmp_path: Path) -> None:
     time.sleep(0.01)
     lock.touch()
     assert lock_wanted(path, stamp)
+
+
+def _threshold(engine: sa.Engine) -> str:
+    with engine.connect() as conn:
+        return str(conn.exec_driver_sql("SELECT current_setting('checkpoint_threshold')").scalar())
+
+
+def test_settings_hold_for_every_connection_whether_the_file_was_open_or_not(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.duckdb"
+    engine = create_duckdb_engine(path, keep_open=0.2, settings={"checkpoint_threshold": "77MiB"})
+    try:
+        assert _threshold(engine) == "77.0 MiB"  # opened the file: SET
+        assert _threshold(engine) == "77.0 MiB"  # found it open (kept): no SET needed
+        time.sleep(0.6)
+        assert not database_lock(path.absolute()).is_locked  # let go; the instance is gone
+        assert _threshold(engine) == "77.0 MiB"  # opened again: SET again
+        plain = create_duckdb_engine(tmp_path / "plain.duckdb", keep_open=0)
+        assert _threshold(plain) != "77.0 MiB"  # a setting of the instance, not of DuckDB
+        plain.dispose()
+    finally:
+        engine.dispose()

@@ -49,3 +49,37 @@ def test_durable_point_is_written_and_a_deleted_iteration_refused(tmp_path: Path
         store.delete_iteration(iteration)
         with pytest.raises(NotFound):
             store.log_metric(iteration, "loss", 0.1, 5)
+
+
+@pytest.mark.parametrize("metric_writer", ["arrow", "appender"])
+@pytest.mark.parametrize("repeats", [False, True])
+def test_history_order_is_step_then_timestamp_then_value(
+    tmp_path: Path, metric_writer: str, repeats: bool
+) -> None:
+    """Steps logged out of order, some repeated with equal or different times and values:
+    the history is sorted by (step, timestamp, value) on every read path."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    rng = random.Random(7)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    points = []
+    for index in range(600):
+        step = rng.randrange(40) if repeats else index
+        stamp = base + timedelta(seconds=rng.randrange(3))
+        points.append((step, float(rng.randrange(4)) if repeats else rng.random(), stamp))
+    rng.shuffle(points)
+    store = diary.Store(
+        diary.config.load_settings(db_file=tmp_path / "o.db"), metric_writer=metric_writer
+    )  # type: ignore[arg-type]
+    with store:
+        project = store.create_project("p")
+        experiment = store.create_experiment(project.id, "e")
+        iteration = store.create_iteration(experiment.id, snapshot=False).id
+        for step, value, stamp in points:
+            store.log_metric(iteration, "m", value, step, timestamp=stamp)
+        history = store.metric_history(iteration, "m")
+    expected = sorted(
+        (step, value, round(stamp.timestamp() * 1_000_000)) for step, value, stamp in points
+    )
+    assert sorted(expected, key=lambda p: (p[0], p[2], p[1])) == [tuple(p) for p in history]

@@ -124,13 +124,14 @@ def create_engine(settings: Settings) -> Engine:
             detail = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise ConfigError("database URL", settings.describe(), detail) from err
     _refuse_foreign_file(settings)
-    engine = create_duckdb_engine(
-        settings.db_file, lock_timeout=settings.lock_timeout, create_dirs=False
-    )
-    from diary.artifacts.table import tune_duckdb_engine
+    from diary.artifacts.table import DUCKDB_SETTINGS
 
-    tune_duckdb_engine(engine)
-    return engine
+    return create_duckdb_engine(
+        settings.db_file,
+        lock_timeout=settings.lock_timeout,
+        create_dirs=False,
+        settings=DUCKDB_SETTINGS,
+    )
 
 
 def prepare_database(engine: Engine, settings: Settings) -> SchemaStatus:

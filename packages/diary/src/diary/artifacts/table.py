@@ -23,6 +23,7 @@ from diary.records import Resource
 
 __all__ = [
     "CHECKPOINT_THRESHOLD",
+    "DUCKDB_SETTINGS",
     "META_COLUMNS",
     "delete_blob",
     "fetch_blob",
@@ -36,7 +37,6 @@ __all__ = [
     "resource_record",
     "store_blob",
     "switch_resource",
-    "tune_duckdb_engine",
 ]
 
 #: Every ``resource`` column but the unused legacy ``data``: listings never load BLOBs.
@@ -301,15 +301,8 @@ def store_blob(conn: Connection, resource_id: UUID, data: bytes) -> None:
 CHECKPOINT_THRESHOLD = "256MiB"
 
 
-def tune_duckdb_engine(engine: Any) -> None:
-    """Raise DuckDB's checkpoint threshold on every connection of a diary engine."""
-    if engine.dialect.name != "duckdb":
-        return
-
-    @sa.event.listens_for(engine, "connect")
-    def _tune(dbapi_connection: Any, _record: Any) -> None:
-        # A global setting of the database instance: the same value on every connection.
-        dbapi_connection.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+#: DuckDB settings of diary's engines (``storage_core``'s ``create_duckdb_engine(settings=)``).
+DUCKDB_SETTINGS = {"checkpoint_threshold": CHECKPOINT_THRESHOLD}
 
 
 _DUCKDB_SWITCH = (

@@ -65,6 +65,32 @@ def _comparable(value: Any) -> tuple[int, Any]:
     return (0, number) if not math.isnan(number) else (2, 0.0)
 
 
+# Sorting by three keys costs DuckDB ~40 % more than by step alone (7.0 ms against 4.8 ms
+# for 100,000 points); ties on a step are rare, so they are broken afterwards, and only
+# when there are some.
+_HISTORY_BY_STEP_SQL = (
+    "SELECT step, value, epoch_us(timestamp) FROM metric "
+    "WHERE iteration_id = ? AND key = ? ORDER BY step"
+)
+
+
+def _break_ties(table: Any) -> Any:
+    """The Arrow history in ``_HISTORY_SQL``'s order: by step, ties by timestamp, then value.
+
+    ``table`` is sorted by step; when no step repeats, that is the same order.
+    """
+    import pyarrow.compute as pc
+
+    rows = table.num_rows
+    if rows < 2:
+        return table
+    steps = table.column(0)
+    if pc.all(pc.less(steps.slice(0, rows - 1), steps.slice(1))).as_py():
+        return table
+    step, value, stamp = table.column_names
+    return table.sort_by([(step, "ascending"), (stamp, "ascending"), (value, "ascending")])
+
+
 def _arrow_history(table: Any) -> MetricHistory:
     """A history over the three Arrow columns; Python lists are made on first use."""
     columns = table.columns
@@ -125,10 +151,9 @@ class ReadsMixin(IterationsMixin):
 
                 self.require_row(conn, m.iteration, "iteration", iteration)
                 relation: Any = raw_duckdb_connection(conn).sql(
-                    _HISTORY_SQL, params=[iteration, key]
+                    _HISTORY_BY_STEP_SQL, params=[iteration, key]
                 )
-                table = relation.to_arrow_table()
-                return _arrow_history(table)
+                return _arrow_history(_break_ties(relation.to_arrow_table()))
             rows = self._history_rows(conn, iteration, key)
         if not self.is_duckdb:
             return MetricHistory([MetricPoint.at(row[0], row[1], row[2]) for row in rows])

@@ -25,7 +25,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -244,6 +244,7 @@ def create_duckdb_engine(
     read_only: bool = False,
     create_dirs: bool = False,
     keep_open: float = DEFAULT_KEEP_OPEN,
+    settings: Mapping[str, str] | None = None,
     **kw: Any,
 ) -> Engine:
     """An engine for a DuckDB file that waits for other processes' locks.
@@ -260,6 +261,10 @@ def create_duckdb_engine(
         read_only: open read-only (DuckDB still allows only one process per file).
         create_dirs: create missing parent directories.
         keep_open: seconds to keep the file open after a unit of work; 0 closes it at once.
+        settings: DuckDB settings (``SET name = 'value'``) of the database instance, applied
+            when a connection of this engine opens the file in this process. They last while
+            the file stays open, so the connections that find it open (most of them, with
+            ``keep_open``) skip the statements.
         **kw: passed on to :func:`sqlalchemy.create_engine`.
 
     Returns:
@@ -303,7 +308,17 @@ def create_duckdb_engine(
             other = kept_by(db_path)
             if other is not None and (not keepers or other is not keepers[0]):
                 other.release()  # another engine's connection may be configured differently
+            # Every connection of this process to the file holds the lock: none held means
+            # this connection creates DuckDB's database instance.
+            opens_file = not database_lock(db_path).is_locked
             conn = _open_locked(db_path, lock_timeout, connect)
+            if opens_file and settings:
+                try:
+                    for name, value in settings.items():
+                        conn.execute(f"SET {name} = '{value}'")
+                except BaseException:
+                    _close_then_release(conn)
+                    raise
             if keep_open > 0:
                 if not keepers:
                     keepers.append(Keeper(db_path, keep_open, connect, close))
