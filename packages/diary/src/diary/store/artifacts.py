@@ -293,12 +293,7 @@ class ArtifactsMixin(IterationsMixin):
             NotFound: no such artifact, or its bytes are missing.
             BackendUnavailable: the S3 endpoint cannot be reached.
         """
-        key = as_uuid("artifact", resource_id)
-        with self.reading() as conn:
-            found = fetch_with_data(conn, key)  # row and inline bytes in one query
-        if found is None:
-            raise NotFound("artifact", str(resource_id))
-        return cast(BinaryIO, open_verified(self.artifact_stores, *found))
+        return cast(BinaryIO, open_verified(self.artifact_stores, *self._with_data(resource_id)))
 
     def read_resource_data(self, resource_id: IdLike) -> bytes:
         """An artifact's bytes, checked against the row's size and SHA-256.
@@ -307,12 +302,7 @@ class ArtifactsMixin(IterationsMixin):
             NotFound: no such artifact, or its bytes are missing.
             IntegrityError: the bytes do not match the row.
         """
-        key = as_uuid("artifact", resource_id)
-        with self.reading() as conn:
-            found = fetch_with_data(conn, key)
-        if found is None:
-            raise NotFound("artifact", str(resource_id))
-        return read_verified(self.artifact_stores, *found)
+        return read_verified(self.artifact_stores, *self._with_data(resource_id))
 
     def save_artifact(self, resource_id: IdLike, dest: str | os.PathLike[str]) -> Path:
         """Write an artifact's bytes to a local file, atomically and checked.
@@ -330,6 +320,18 @@ class ArtifactsMixin(IterationsMixin):
         return target
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _with_data(self, resource_id: IdLike) -> tuple[Resource, bytes | None]:
+        """The artifact's row and its inline bytes (None for external ones), in one query.
+
+        Raises:
+            NotFound: no such artifact.
+        """
+        with self.reading() as conn:
+            found = fetch_with_data(conn, as_uuid("artifact", resource_id))
+        if found is None:
+            raise NotFound("artifact", str(resource_id))
+        return found
 
     def fetch_meta(self, conn: Connection, resource_id: IdLike) -> Resource:
         """The artifact's record (its ``resource`` row, without bytes).
