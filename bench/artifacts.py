@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
+from collections.abc import Callable
 from typing import Any
 
 from bench.artifact_support import (
@@ -96,6 +97,48 @@ def _note_one_call_each(measured: Measurement, seconds: float, call: str) -> Mea
     return measured
 
 
+def _compare_puts(
+    ctx: Context,
+    backend: str,
+    payloads: list[bytes],
+    baseline: Callable[[], float],
+    baseline_name: str,
+    where: Callable[[], dict[str, Any]] = dict,
+) -> Measurement:
+    """One ``log_artifacts`` against ``baseline``, then one call each once, for the notes.
+
+    ``where`` gives each run its store's location (a fresh filesystem root, the S3 server).
+    """
+    n = len(payloads)
+    measured = ctx.compare(
+        lambda: _log_batch(ctx, backend, payloads, **where()),
+        baseline,
+        baseline_name=baseline_name,
+        work=n,
+        size={"artifacts": n, "bytes_each": len(payloads[0])},
+    )
+    seconds = _log_each(ctx, backend, payloads, **where())
+    return _note_one_call_each(measured, seconds, "log_artifact")
+
+
+def _compare_reads(
+    ctx: Context, store: Any, ids: list[Any], baseline: Callable[[], float], baseline_name: str
+) -> Measurement:
+    """One ``read_resources_data`` against ``baseline``, then one call each once; closes
+    ``store``."""
+    try:
+        measured = ctx.compare(
+            lambda: _read_batch(store, ids),
+            baseline,
+            baseline_name=baseline_name,
+            work=len(ids),
+            size={"artifacts": len(ids)},
+        )
+        return _note_one_call_each(measured, _read_each(store, ids), "read_resource_data")
+    finally:
+        store.close()
+
+
 @figure(
     "artifacts_inline_put",
     "artifacts inline: 200 x 1 MiB in one log_artifacts",
@@ -104,16 +147,14 @@ def _note_one_call_each(measured: Measurement, seconds: float, call: str) -> Mea
     target=PUT_TARGET,
 )
 def artifacts_inline_put(ctx: Context) -> Measurement:
-    n = payload_count(ctx)
-    payloads = make_payloads(n)
-    measured = ctx.compare(
-        lambda: _log_batch(ctx, "inline", payloads),
+    payloads = make_payloads(payload_count(ctx))
+    return _compare_puts(
+        ctx,
+        "inline",
+        payloads,
         lambda: raw_duckdb_put_one_transaction(ctx.path("raw.duckdb"), payloads),
-        baseline_name="raw DuckDB: sha256 + INSERT per blob in one transaction, then close",
-        work=n,
-        size={"artifacts": n, "bytes_each": len(payloads[0])},
+        "raw DuckDB: sha256 + INSERT per blob in one transaction, then close",
     )
-    return _note_one_call_each(measured, _log_each(ctx, "inline", payloads), "log_artifact")
 
 
 @figure(
@@ -126,25 +167,21 @@ def artifacts_inline_put(ctx: Context) -> Measurement:
 def artifacts_inline_get(ctx: Context) -> Measurement:
     import duckdb
 
-    n = payload_count(ctx)
-    payloads = make_payloads(n)
+    payloads = make_payloads(payload_count(ctx))
     store, ids, path = _logged_store(ctx, "inline", payloads)
     raw_path = ctx.path("raw.duckdb")
     raw_duckdb_put_one_transaction(raw_path, payloads)
     raw = duckdb.connect(str(raw_path))
     raw_ids = [row[0] for row in raw.execute("SELECT id FROM artifact").fetchall()]
     try:
-        measured = ctx.compare(
-            lambda: _read_batch(store, ids),
+        measured = _compare_reads(
+            ctx,
+            store,
+            ids,
             lambda: raw_duckdb_get_many(raw, raw_ids),
-            baseline_name="raw DuckDB: one SELECT of the blobs by id + sha256 check, open "
-            "connection",
-            work=n,
-            size={"artifacts": n},
+            "raw DuckDB: one SELECT of the blobs by id + sha256 check, open connection",
         )
-        _note_one_call_each(measured, _read_each(store, ids), "read_resource_data")
     finally:
-        store.close()
         raw.close()
     # The same raw reads on a copy of the project's own file: the layout is then equal and
     # the difference is the API alone.
@@ -182,18 +219,16 @@ def _inline_table(conn: Any) -> str:
 def artifacts_fs_put(ctx: Context) -> Measurement:
     import fsspec
 
-    n = payload_count(ctx)
-    payloads = make_payloads(n)
+    payloads = make_payloads(payload_count(ctx))
     fs = fsspec.filesystem("file")
-    measured = ctx.compare(
-        lambda: _log_batch(ctx, "filesystem", payloads, fs_root=ctx.path("root")),
+    return _compare_puts(
+        ctx,
+        "filesystem",
+        payloads,
         lambda: raw_file_put(fs, ctx.path("raw"), payloads)[0],
-        baseline_name="raw fsspec local write + flush + fsync per file, sha256",
-        work=n,
-        size={"artifacts": n},
+        "raw fsspec local write + flush + fsync per file, sha256",
+        lambda: {"fs_root": ctx.path("root")},
     )
-    seconds = _log_each(ctx, "filesystem", payloads, fs_root=ctx.path("each"))
-    return _note_one_call_each(measured, seconds, "log_artifact")
 
 
 @figure(
@@ -218,17 +253,7 @@ def artifacts_fs_get(ctx: Context) -> Measurement:
         check_all({path: fs.cat_file(path) for path in expected}, expected)
         return time.perf_counter() - started
 
-    try:
-        measured = ctx.compare(
-            lambda: _read_batch(store, ids),
-            baseline,
-            baseline_name="raw fsspec cat_file per file + sha256 check",
-            work=n,
-            size={"artifacts": n},
-        )
-        return _note_one_call_each(measured, _read_each(store, ids), "read_resource_data")
-    finally:
-        store.close()
+    return _compare_reads(ctx, store, ids, baseline, "raw fsspec cat_file per file + sha256 check")
 
 
 def _raw_s3_put(server: S3Server, fs: Any, payloads: list[bytes]) -> float:
@@ -248,18 +273,17 @@ def _raw_s3_put(server: S3Server, fs: Any, payloads: list[bytes]) -> float:
     target=PUT_TARGET,
 )
 def artifacts_s3_put(ctx: Context) -> Measurement:
-    n = payload_count(ctx)
-    payloads = make_payloads(n)
+    payloads = make_payloads(payload_count(ctx))
     with s3_server() as server:
         fs = server.s3fs()
-        measured = ctx.compare(
-            lambda: _log_batch(ctx, "s3", payloads, s3=server),
+        measured = _compare_puts(
+            ctx,
+            "s3",
+            payloads,
             lambda: _raw_s3_put(server, fs, payloads),
-            baseline_name="raw s3fs pipe of all blobs (concurrent), sha256",
-            work=n,
-            size={"artifacts": n},
+            "raw s3fs pipe of all blobs (concurrent), sha256",
+            lambda: {"s3": server},
         )
-        _note_one_call_each(measured, _log_each(ctx, "s3", payloads, s3=server), "log_artifact")
     measured.notes.append("moto server in its own process on 127.0.0.1")
     return measured
 
@@ -286,14 +310,6 @@ def artifacts_s3_get(ctx: Context) -> Measurement:
             check_all(fs.cat(list(hashes)), hashes)
             return time.perf_counter() - started
 
-        try:
-            measured = ctx.compare(
-                lambda: _read_batch(store, ids),
-                baseline,
-                baseline_name="raw s3fs cat of all blobs (concurrent) + sha256 check",
-                work=n,
-                size={"artifacts": n},
-            )
-            return _note_one_call_each(measured, _read_each(store, ids), "read_resource_data")
-        finally:
-            store.close()
+        return _compare_reads(
+            ctx, store, ids, baseline, "raw s3fs cat of all blobs (concurrent) + sha256 check"
+        )
