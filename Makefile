@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 UV     := $(shell command -v uv || echo $(BIN)/uv)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast chaos lint format demo bench bench-quick docs clean
+.PHONY: help install test test-fast chaos lint format demo bench bench-quick docs snapshots clean
 
 help:  ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ bench-quick: $(STAMP)  ## Benchmarks at small sizes (under a minute)
 
 docs: $(STAMP)  ## Regenerate the CLI reference in docs/cli.md
 	$(BIN)/python scripts/gen_cli_docs.py
+
+snapshots: $(STAMP)  ## Rewrite diary's schema snapshots from its migrations (after adding one)
+	$(BIN)/python -m storage_core.schema.snapshot diary.schema:schema_environment
 
 clean:  ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .demo

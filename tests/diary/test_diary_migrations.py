@@ -19,7 +19,6 @@ from diary.schema import (
     HEAD_REVISION,
     VERSION_TABLE,
     create_engine,
-    prepare_database,
     schema_environment,
 )
 from storage_core.database import create_duckdb_engine, create_sqlite_engine
@@ -82,8 +81,8 @@ def test_migrations_match_models_on_duckdb(tmp_path: Path) -> None:
     migrated = tmp_path / "migrated.db"
     settings = load_settings(db_file=migrated)
     engine = create_engine(settings)
-    status = prepare_database(engine, settings)
-    assert status.action == "created"
+    # The migrations themselves: prepare_database would create a new file from the snapshot.
+    upgrade(engine, schema_environment(), "head")
     engine.dispose()
 
     created = tmp_path / "created.db"
@@ -138,7 +137,7 @@ def sqlite_schema(engine: sa.Engine) -> dict[str, Any]:
 def test_migrations_match_models_on_sqlite(tmp_path: Path) -> None:
     settings = load_settings(db_url=f"sqlite:///{tmp_path / 'migrated.sqlite'}")
     migrated = create_engine(settings)
-    assert prepare_database(migrated, settings).action == "created"
+    upgrade(migrated, schema_environment(), "head")
     created = create_sqlite_engine(tmp_path / "created.sqlite")
     metadata.create_all(created)
     from_migrations, from_models = sqlite_schema(migrated), sqlite_schema(created)

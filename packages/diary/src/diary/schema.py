@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HEAD_REVISION",
     "SCRIPT_LOCATION",
+    "SNAPSHOTS",
     "VERSION_TABLE",
     "create_engine",
     "ensure_ready",
@@ -33,15 +34,20 @@ VERSION_TABLE = "diary_alembic_version"
 # alembic lets a store open an up-to-date database without importing alembic (0.3 s).
 HEAD_REVISION = "0002_resource_blob"
 SCRIPT_LOCATION = "diary:migrations"
+# The schema at HEAD_REVISION dumped per engine: a new database is created from it in one
+# transaction without importing alembic (storage_core.schema.snapshot; a test keeps it current).
+SNAPSHOTS = "diary:migrations/snapshots"
 _EXPECTED = "a diary database"
 _DEARDIARY_JL_SQLITE = "SQLite database (DearDiary.jl before v0.9 used SQLite)"
 
 
 def schema_environment() -> SchemaEnvironment:
-    """diary's alembic environment (imports alembic: call only when the schema is needed)."""
+    """diary's alembic environment (its head and snapshots are known without alembic)."""
     from storage_core.schema import SchemaEnvironment
 
-    return SchemaEnvironment("diary", SCRIPT_LOCATION, VERSION_TABLE)
+    return SchemaEnvironment(
+        "diary", SCRIPT_LOCATION, VERSION_TABLE, head=HEAD_REVISION, snapshots=SNAPSHOTS
+    )
 
 
 def _refuse_foreign_file(settings: Settings) -> None:

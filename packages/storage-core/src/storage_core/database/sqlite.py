@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,10 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from storage_core.database.files import FileKind
-from storage_core.database.targets import check_kind, prepare_dir, resolve_target
+from storage_core.database.targets import check_kind, database_path, prepare_dir, resolve_target
+from storage_core.errors import IntegrityError
 
-__all__ = ["create_sqlite_engine"]
+__all__ = ["create_sqlite_engine", "sqlite_foreign_keys_off"]
 
 
 def create_sqlite_engine(
@@ -101,3 +103,37 @@ def _apply_mode(path: Path, mode: int) -> None:
                 candidate.chmod(mode)
         except FileNotFoundError:
             continue
+
+
+@contextlib.contextmanager
+def sqlite_foreign_keys_off(conn: Connection) -> Iterator[None]:
+    """Migrations on SQLite run with foreign keys off (batch table rebuilds need it).
+
+    The pragma only works outside a transaction, so it goes straight to the DBAPI connection.
+    Afterwards ``foreign_key_check`` proves the migrations left every reference intact.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None  # a live connection
+    if conn.in_transaction():
+        conn.commit()
+    raw.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+        if conn.in_transaction():
+            conn.commit()
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        conn.commit()
+        if broken:
+            raise IntegrityError(
+                str(database_path(conn.engine.url)),
+                "no broken references",
+                broken[:5],
+                what="foreign key check",
+            )
+    finally:
+        if conn.in_transaction():
+            conn.rollback()
+        raw.execute("PRAGMA foreign_keys = ON")

@@ -7,9 +7,7 @@ runs *inside* alembic, called from each package's ``env.py``. Importing it regis
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,8 +15,9 @@ from alembic.config import Config
 from alembic.ddl.impl import DefaultImpl
 from sqlalchemy.engine import Connection
 
-from storage_core.database import create_engine_for, database_path
-from storage_core.errors import ConfigError, IntegrityError
+from storage_core.database import create_engine_for
+from storage_core.database.sqlite import sqlite_foreign_keys_off
+from storage_core.errors import ConfigError
 
 __all__ = ["DuckDBImpl", "run_env_migrations", "sqlite_foreign_keys_off"]
 
@@ -28,40 +27,6 @@ class DuckDBImpl(DefaultImpl):
 
     __dialect__ = "duckdb"
     transactional_ddl = True
-
-
-@contextlib.contextmanager
-def sqlite_foreign_keys_off(conn: Connection) -> Iterator[None]:
-    """Migrations on SQLite run with foreign keys off (batch table rebuilds need it).
-
-    The pragma only works outside a transaction, so it goes straight to the DBAPI connection.
-    Afterwards ``foreign_key_check`` proves the migrations left every reference intact.
-    """
-    if conn.dialect.name != "sqlite":
-        yield
-        return
-    raw = conn.connection.dbapi_connection
-    assert raw is not None  # a live connection
-    if conn.in_transaction():
-        conn.commit()
-    raw.execute("PRAGMA foreign_keys = OFF")
-    try:
-        yield
-        if conn.in_transaction():
-            conn.commit()
-        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        conn.commit()
-        if broken:
-            raise IntegrityError(
-                str(database_path(conn.engine.url)),
-                "no broken references",
-                broken[:5],
-                what="foreign key check",
-            )
-    finally:
-        if conn.in_transaction():
-            conn.rollback()
-        raw.execute("PRAGMA foreign_keys = ON")
 
 
 def run_env_migrations(

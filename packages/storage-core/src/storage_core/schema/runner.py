@@ -7,8 +7,10 @@ upgrade, or refuse), :func:`upgrade`/:func:`stamp`/:func:`check` behind the ``db
 called from here (a live connection in ``config.attributes``) and from the shell
 (``alembic -n diary upgrade head``, ``--sql`` included).
 
-Importing this module registers an alembic implementation for DuckDB, which alembic lacks
-(:mod:`storage_core.schema.env`, which also holds :func:`run_env_migrations`).
+alembic is imported only when scripts are read or run (it is a third of a first use's time):
+a database at the declared head costs one query, and an empty one is created from the
+environment's snapshot when it has one (:mod:`storage_core.schema.snapshot`). Running alembic
+imports :mod:`storage_core.schema.env`, which registers the DuckDB implementation alembic lacks.
 """
 
 from __future__ import annotations
@@ -21,14 +23,9 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
-from sqlalchemy.engine import Connection, Engine
 
 from storage_core.database import backup_database, database_path
 from storage_core.database.locks import (
@@ -44,7 +41,11 @@ from storage_core.errors import (
     SchemaOutOfDate,
     SchemaTooNew,
 )
-from storage_core.schema.env import sqlite_foreign_keys_off
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.engine import Connection, Engine
 
 __all__ = [
     "SchemaEnvironment",
@@ -59,7 +60,7 @@ __all__ = [
 ]
 
 Action = Literal["created", "upgraded", "adopted", "none"]
-Adopter = Callable[[Connection], "str | None"]
+Adopter = Callable[["Connection"], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,18 @@ class SchemaEnvironment:
             or an absolute directory.
         version_table: the package's own version table (``"diary_alembic_version"``); it must
             match what the environment's ``env.py`` passes to :func:`run_env_migrations`.
+        head: the newest revision, declared so that :func:`ensure_schema` need not read the
+            scripts (and import alembic) to know it. The package's tests must keep it equal
+            to :func:`head_revision`; whenever alembic runs, a mismatch raises ConfigError.
+        snapshots: where the schema snapshots are (``"diary:migrations/snapshots"``, or an
+            absolute directory); see :mod:`storage_core.schema.snapshot`.
     """
 
     name: str
     script_location: str
     version_table: str
+    head: str | None = None
+    snapshots: str | None = None
 
     def config(self, connection: Connection | None = None) -> Config:
         """An alembic Config for this environment, built without an ini file.
@@ -84,6 +92,8 @@ class SchemaEnvironment:
         Args:
             connection: the live connection ``env.py`` should use.
         """
+        from alembic.config import Config
+
         cfg = Config()
         cfg.set_main_option("script_location", self.script_location)
         cfg.set_main_option("path_separator", "os")
@@ -117,26 +127,39 @@ class SchemaStatus:
 def _script(env: SchemaEnvironment) -> ScriptDirectory:
     # Parsing the revision files is the slow part of a first-use check; they never change
     # while the process runs.
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(env.config())
 
 
 def head_revision(env: SchemaEnvironment) -> str:
-    """The head revision of the environment's scripts.
+    """The head revision of the environment's scripts (reads them: imports alembic).
 
     Raises:
-        ConfigError: the environment has no revisions or several heads.
+        ConfigError: the environment has no revisions or several heads, or declares another
+            head than its scripts have.
     """
+    from alembic.util import CommandError
+
     try:
         head = _script(env).get_current_head()
     except CommandError as err:
         raise ConfigError(f"{env.name} migrations", env.script_location, str(err)) from err
     if head is None:
         raise ConfigError(f"{env.name} migrations", env.script_location, "no revisions")
+    if env.head is not None and env.head != head:
+        raise ConfigError(f"{env.name} declared head", env.head, f"the scripts' head, {head}")
     return head
+
+
+def _declared_head(env: SchemaEnvironment) -> str:
+    return env.head if env.head is not None else head_revision(env)
 
 
 def is_known_revision(env: SchemaEnvironment, revision: str) -> bool:
     """Whether ``revision`` is one of the environment's scripts (False for a newer one)."""
+    from alembic.util import CommandError
+
     try:
         return _script(env).get_revision(revision) is not None
     except CommandError:
@@ -172,6 +195,10 @@ def _run_alembic(
 ) -> None:
     # alembic leaves a transaction it did not begin to its owner; hand over a clean connection
     # so it commits each migration itself (transaction_per_migration).
+    import storage_core.schema.env  # noqa: F401  (registers DuckDBImpl with alembic)
+    from storage_core.database.sqlite import sqlite_foreign_keys_off
+
+    head_revision(env)  # a declared head that differs from the scripts' is refused here
     if conn.in_transaction():
         conn.commit()
     with sqlite_foreign_keys_off(conn):
@@ -182,12 +209,16 @@ def _run_alembic(
 
 def upgrade(engine: Engine, env: SchemaEnvironment, revision: str = "head") -> None:
     """Upgrade the database to ``revision`` (no lock, no backup: see :func:`ensure_schema`)."""
+    from alembic import command
+
     with engine.connect() as conn:
         _run_alembic(conn, env, lambda cfg: command.upgrade(cfg, revision))
 
 
 def stamp(engine: Engine, env: SchemaEnvironment, revision: str) -> None:
     """Record ``revision`` in the version table without running migrations."""
+    from alembic import command
+
     with engine.connect() as conn:
         _run_alembic(conn, env, lambda cfg: command.stamp(cfg, revision))
 
@@ -286,8 +317,10 @@ def ensure_schema(
     file lock (``<db>.lock``) serialises processes doing their first use at the same moment,
     and the state is read again under it:
 
-    * empty database: upgraded to head ("created"), even with ``auto_upgrade=False``, since a
-      new database holds nothing to lose;
+    * empty database: brought to head ("created"), even with ``auto_upgrade=False``, since a
+      new database holds nothing to lose. With a snapshot of the head for its dialect (see
+      :mod:`storage_core.schema.snapshot`) that is one transaction and alembic is not
+      imported; otherwise the migrations run;
     * behind head: the file is backed up to ``<db>.backup-<old revision>-<UTC time>`` and
       upgraded ("upgraded");
     * tables but no version table of ours: ``adopt(conn)`` (read-only) may name the revision
@@ -308,7 +341,7 @@ def ensure_schema(
         ForeignDatabase: the database holds other tables and is not adopted.
         DatabaseLocked: another process held the database or the lock file too long.
     """
-    head = head_revision(env)
+    head = _declared_head(env)
     where = _describe(engine)
     try:
         current = current_revision(engine, env)
@@ -338,6 +371,8 @@ def _ensure_locked(
         found = _survey(conn, env, adopt)
     current = found.current
     if current is None and not found.other_tables:
+        if not found.has_version_table and _create_from_snapshot(engine, env, head):
+            return SchemaStatus(head, head, "created")
         upgrade(engine, env, head)
         return SchemaStatus(head, head, "created")
     if current is None:
@@ -362,6 +397,18 @@ def _ensure_locked(
     upgrade(engine, env, head)
     action: Action = "adopted" if found.adopted is not None else "upgraded"
     return SchemaStatus(head, head, action, previous=current, backup=saved)
+
+
+def _create_from_snapshot(engine: Engine, env: SchemaEnvironment, head: str) -> bool:
+    """Create an empty database from the snapshot of ``head``; False when there is none."""
+    from storage_core.schema.snapshot import apply_snapshot, read_snapshot
+
+    snapshot = read_snapshot(env, engine.dialect.name)
+    if snapshot is None or snapshot.revision != head:
+        return False  # a snapshot behind the scripts would need the migrations after it
+    with engine.connect() as conn:
+        apply_snapshot(conn, snapshot, env.version_table)
+    return True
 
 
 def check(engine: Engine, env: SchemaEnvironment) -> SchemaStatus:
