@@ -117,3 +117,55 @@ def test_inline_bytes_are_stored_uncompressed(how: str, tmp_path: Path) -> None:
         store.put_artifacts(experiment.id, {"notes.txt": data})
 
     assert blob_compression(path) == {"Uncompressed"}
+
+
+KILLED_CHILD = """
+import os, signal, sys
+import sqlalchemy as sa
+import diary
+
+kill_at = int(sys.argv[2])
+seen = 0
+execute = sa.engine.Connection.exec_driver_sql
+
+
+def counting(self, statement, *args, **kwargs):
+    global seen
+    if statement.startswith("CREATE "):
+        seen += 1
+        if seen == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)  # inside the snapshot's transaction
+    return execute(self, statement, *args, **kwargs)
+
+
+sa.engine.Connection.exec_driver_sql = counting
+diary.open(sys.argv[1])
+print("not killed")
+"""
+
+
+@pytest.mark.parametrize("which", ["first", "middle", "last"])
+def test_a_first_use_killed_inside_the_snapshot_leaves_a_file_the_next_one_creates(
+    which: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "killed.duckdb"
+    snapshot = read_snapshot(schema_environment(), "duckdb")
+    assert snapshot is not None
+    count = len(snapshot.statements)
+    kill_at = {"first": 1, "middle": count // 2, "last": count}[which]
+
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_CHILD, str(path), str(kill_at)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert killed.returncode == -9, killed.stderr
+    assert "not killed" not in killed.stdout
+    with diary.open(path) as store:
+        project = store.create_project("after the kill")
+        assert [p.name for p in store.list_projects()] == [project.name]
+    engine = create_duckdb_engine(path)
+    assert schema_of(engine) == snapshot.statements
+    engine.dispose()
