@@ -1,8 +1,9 @@
 """Schema upgrades for alembic environments that ship inside a package.
 
-* :mod:`~storage_core.schema.runner`: :func:`ensure_schema` (first use: create, back up and
-  upgrade, refuse unknown revisions) and the operator commands behind ``db upgrade|current|
-  check``.
+* :mod:`~storage_core.schema.first_use`: :func:`ensure_schema` (first use: create, back up
+  and upgrade, refuse unknown revisions, under a file lock).
+* :mod:`~storage_core.schema.runner`: revisions and the operator commands behind
+  ``db upgrade|current|check``.
 * :mod:`~storage_core.schema.snapshot`: a new database created from a dump of the schema the
   migrations build, in one transaction and without importing alembic.
 * :mod:`~storage_core.schema.env`: what every package's ``env.py`` calls
@@ -14,12 +15,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from storage_core.schema.first_use import ensure_schema
 from storage_core.schema.runner import (
     SchemaEnvironment,
     SchemaStatus,
     check,
     current_revision,
-    ensure_schema,
     head_revision,
     is_known_revision,
     stamp,

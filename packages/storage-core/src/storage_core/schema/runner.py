@@ -1,42 +1,31 @@
-"""Schema upgrades for alembic environments that ship inside a package.
+"""Schema revisions of alembic environments that ship inside a package, and the operator commands.
 
 Each package (diary, buildlog) has its own alembic environment and its own version table. This
-module runs them without an ini file: :func:`ensure_schema` on first use (create, back up and
-upgrade, or refuse), :func:`upgrade`/:func:`stamp`/:func:`check` behind the ``db`` commands, and
-:func:`run_env_migrations` as the whole body of a package's ``env.py``, which works both when
-called from here (a live connection in ``config.attributes``) and from the shell
+module runs them without an ini file: :func:`upgrade`/:func:`stamp`/:func:`check` behind the
+``db`` commands, the revision lookups, and the survey of what a database holds that first use
+(:mod:`storage_core.schema.first_use`) decides on. :func:`run_env_migrations`
+(:mod:`storage_core.schema.env`) is the whole body of a package's ``env.py``, which works both
+when called from here (a live connection in ``config.attributes``) and from the shell
 (``alembic -n diary upgrade head``, ``--sql`` included).
 
-alembic is imported only when scripts are read or run (it is a third of a first use's time):
-a database at the declared head costs one query, and an empty one is created from the
-environment's snapshot when it has one (:mod:`storage_core.schema.snapshot`). Running alembic
-imports :mod:`storage_core.schema.env`, which registers the DuckDB implementation alembic lacks.
+alembic is imported only when scripts are read or run (it is a third of a first use's time).
+Running alembic imports :mod:`storage_core.schema.env`, which registers the DuckDB
+implementation alembic lacks.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import functools
-import os
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import sqlalchemy as sa
 
-from storage_core.database import backup_database, database_path
-from storage_core.database.locks import (
-    LockTimeout,
-    acquire_database_lock,
-    lock_holder_pid,
-    release_database_lock,
-)
+from storage_core.database import database_path
 from storage_core.errors import (
     ConfigError,
-    DatabaseLocked,
     ForeignDatabase,
     SchemaOutOfDate,
     SchemaTooNew,
@@ -52,7 +41,6 @@ __all__ = [
     "SchemaStatus",
     "check",
     "current_revision",
-    "ensure_schema",
     "head_revision",
     "is_known_revision",
     "stamp",
@@ -152,7 +140,8 @@ def head_revision(env: SchemaEnvironment) -> str:
     return head
 
 
-def _declared_head(env: SchemaEnvironment) -> str:
+def declared_head(env: SchemaEnvironment) -> str:
+    """The head the environment declares, else the scripts' (see SchemaEnvironment.head)."""
     return env.head if env.head is not None else head_revision(env)
 
 
@@ -164,9 +153,6 @@ def is_known_revision(env: SchemaEnvironment, revision: str) -> bool:
         return _script(env).get_revision(revision) is not None
     except CommandError:
         return False
-
-
-_is_known = is_known_revision
 
 
 def _read_revision(conn: Connection, env: SchemaEnvironment) -> str | None:
@@ -185,7 +171,8 @@ def current_revision(engine: Engine, env: SchemaEnvironment) -> str | None:
         return _read_revision(conn, env)
 
 
-def _describe(engine: Engine) -> str:
+def describe(engine: Engine) -> str:
+    """The database as messages name it: its path, or its URL without the password."""
     path = database_path(engine.url)
     return str(path) if path is not None else engine.url.render_as_string(hide_password=True)
 
@@ -224,7 +211,7 @@ def stamp(engine: Engine, env: SchemaEnvironment, revision: str) -> None:
 
 
 @dataclass(frozen=True)
-class _Found:
+class Found:
     """What a database holds, as far as schema management is concerned."""
 
     has_version_table: bool
@@ -233,7 +220,8 @@ class _Found:
     adopted: str | None = None
 
 
-def _survey(conn: Connection, env: SchemaEnvironment, adopt: Adopter | None) -> _Found:
+def survey(conn: Connection, env: SchemaEnvironment, adopt: Adopter | None) -> Found:
+    """Read what the database holds (and, for a foreign one, what ``adopt`` makes of it)."""
     inspector = sa.inspect(conn)
     has_version = inspector.has_table(env.version_table)
     current = _read_revision(conn, env) if has_version else None
@@ -245,10 +233,11 @@ def _survey(conn: Connection, env: SchemaEnvironment, adopt: Adopter | None) -> 
             adopted = adopt(conn)
     # The survey only reads; end its transaction so nothing is held during the upgrade.
     conn.rollback()
-    return _Found(has_version, current, others, adopted)
+    return Found(has_version, current, others, adopted)
 
 
-def _foreign(where: str, env: SchemaEnvironment, found: _Found) -> ForeignDatabase:
+def foreign(where: str, env: SchemaEnvironment, found: Found) -> ForeignDatabase:
+    """The refusal of a database that holds other tables and no version table of ours."""
     listed = ", ".join(sorted(found.other_tables)[:5])
     more = ", ..." if len(found.other_tables) > 5 else ""
     return ForeignDatabase(
@@ -257,158 +246,6 @@ def _foreign(where: str, env: SchemaEnvironment, found: _Found) -> ForeignDataba
         f"a {env.name} database",
         hint="use a new database file, or adopt this one if a command offers to",
     )
-
-
-# Threads of one process share the (counted) database lock, so schema work also takes a
-# per-file lock within the process.
-_THREAD_LOCKS: dict[Path, threading.Lock] = {}
-_THREAD_LOCKS_GUARD = threading.Lock()
-
-
-@contextlib.contextmanager
-def _first_use_lock(engine: Engine, timeout: float) -> Iterator[None]:
-    """Serialise schema work with the database's ``<db>.lock`` (see storage_core.database.locks).
-
-    Server databases get no file lock: alembic's transactions are all they have.
-    """
-    path = database_path(engine.url)
-    if path is None:
-        yield
-        return
-    path = path.absolute()
-    with _THREAD_LOCKS_GUARD:
-        thread_lock = _THREAD_LOCKS.setdefault(path, threading.Lock())
-    if not thread_lock.acquire(timeout=timeout):
-        raise DatabaseLocked(str(path), os.getpid(), timeout)
-    try:
-        try:
-            acquire_database_lock(path, timeout)
-        except LockTimeout as err:
-            raise DatabaseLocked(str(path), lock_holder_pid(path), timeout) from err
-        try:
-            yield
-        finally:
-            release_database_lock(path)
-    finally:
-        thread_lock.release()
-
-
-def _backup_name(path: Path, revision: str | None) -> Path:
-    stamp_text = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    base = path.with_name(f"{path.name}.backup-{revision or 'none'}-{stamp_text}")
-    candidate, n = base, 1
-    while candidate.exists():
-        candidate, n = base.with_name(f"{base.name}-{n}"), n + 1
-    return candidate
-
-
-def ensure_schema(
-    engine: Engine,
-    env: SchemaEnvironment,
-    *,
-    auto_upgrade: bool = True,
-    backup: bool = True,
-    adopt: Adopter | None = None,
-    lock_timeout: float = 300.0,
-) -> SchemaStatus:
-    """Bring the database to the head revision on first use, or say why not.
-
-    When the database is already at head this costs one query and takes no lock. Otherwise a
-    file lock (``<db>.lock``) serialises processes doing their first use at the same moment,
-    and the state is read again under it:
-
-    * empty database: brought to head ("created"), even with ``auto_upgrade=False``, since a
-      new database holds nothing to lose. With a snapshot of the head for its dialect (see
-      :mod:`storage_core.schema.snapshot`) that is one transaction and alembic is not
-      imported; otherwise the migrations run;
-    * behind head: the file is backed up to ``<db>.backup-<old revision>-<UTC time>`` and
-      upgraded ("upgraded");
-    * tables but no version table of ours: ``adopt(conn)`` (read-only) may name the revision
-      the existing tables correspond to; the file is backed up, stamped and upgraded
-      ("adopted"). Without a hook, or when it returns None: :class:`ForeignDatabase`.
-
-    Args:
-        engine: the database.
-        env: the package's alembic environment.
-        auto_upgrade: upgrade a database that is behind; when false raise SchemaOutOfDate.
-        backup: back up file databases before changing an existing schema.
-        adopt: recognises a database written by an older tool; see above.
-        lock_timeout: seconds to wait for another process doing the same.
-
-    Raises:
-        SchemaTooNew: the database is at a revision these scripts do not know.
-        SchemaOutOfDate: behind head and ``auto_upgrade`` is false.
-        ForeignDatabase: the database holds other tables and is not adopted.
-        DatabaseLocked: another process held the database or the lock file too long.
-    """
-    head = _declared_head(env)
-    where = _describe(engine)
-    try:
-        current = current_revision(engine, env)
-    except sa.exc.DBAPIError:
-        current = None  # unreadable version table: decided under the lock with full checks
-    if current is not None:
-        if current == head:
-            return SchemaStatus(current, head, "none")
-        if not _is_known(env, current):
-            raise SchemaTooNew(where, current, head)
-        if not auto_upgrade:
-            raise SchemaOutOfDate(where, current, head)
-    with _first_use_lock(engine, lock_timeout):
-        return _ensure_locked(engine, env, head, where, auto_upgrade, backup, adopt)
-
-
-def _ensure_locked(
-    engine: Engine,
-    env: SchemaEnvironment,
-    head: str,
-    where: str,
-    auto_upgrade: bool,
-    backup: bool,
-    adopt: Adopter | None,
-) -> SchemaStatus:
-    with engine.connect() as conn:
-        found = _survey(conn, env, adopt)
-    current = found.current
-    if current is None and not found.other_tables:
-        if not found.has_version_table and _create_from_snapshot(engine, env, head):
-            return SchemaStatus(head, head, "created")
-        upgrade(engine, env, head)
-        return SchemaStatus(head, head, "created")
-    if current is None:
-        if found.adopted is None:
-            raise _foreign(where, env, found)
-        if not _is_known(env, found.adopted):
-            raise ConfigError("adopted revision", found.adopted, f"unknown to {env.name}")
-        if found.adopted != head and not auto_upgrade:
-            raise SchemaOutOfDate(where, None, head)
-    elif current == head:
-        return SchemaStatus(current, head, "none")
-    elif not _is_known(env, current):
-        raise SchemaTooNew(where, current, head)
-    elif not auto_upgrade:
-        raise SchemaOutOfDate(where, current, head)
-    path = database_path(engine.url)
-    saved = None
-    if backup and path is not None:
-        saved = backup_database(engine, _backup_name(path, current or "adopted"))
-    if found.adopted is not None:
-        stamp(engine, env, found.adopted)
-    upgrade(engine, env, head)
-    action: Action = "adopted" if found.adopted is not None else "upgraded"
-    return SchemaStatus(head, head, action, previous=current, backup=saved)
-
-
-def _create_from_snapshot(engine: Engine, env: SchemaEnvironment, head: str) -> bool:
-    """Create an empty database from the snapshot of ``head``; False when there is none."""
-    from storage_core.schema.snapshot import apply_snapshot, read_snapshot
-
-    snapshot = read_snapshot(env, engine.dialect.name)
-    if snapshot is None or snapshot.revision != head:
-        return False  # a snapshot behind the scripts would need the migrations after it
-    with engine.connect() as conn:
-        apply_snapshot(conn, snapshot, env.version_table)
-    return True
 
 
 def check(engine: Engine, env: SchemaEnvironment) -> SchemaStatus:
@@ -420,15 +257,15 @@ def check(engine: Engine, env: SchemaEnvironment) -> SchemaStatus:
         ForeignDatabase: other tables and no version table of ours.
     """
     head = head_revision(env)
-    where = _describe(engine)
+    where = describe(engine)
     with engine.connect() as conn:
-        found = _survey(conn, env, None)
+        found = survey(conn, env, None)
     if found.current is None:
         if found.other_tables:
-            raise _foreign(where, env, found)
+            raise foreign(where, env, found)
         raise SchemaOutOfDate(where, None, head)
     if found.current == head:
         return SchemaStatus(found.current, head, "none")
-    if not _is_known(env, found.current):
+    if not is_known_revision(env, found.current):
         raise SchemaTooNew(where, found.current, head)
     raise SchemaOutOfDate(where, found.current, head)
