@@ -222,6 +222,20 @@ def test_render_and_parse_round_trip(revision: str, statements: list[str]) -> No
     assert SchemaSnapshot.parse(snapshot.render("env"), "sqlite", "test") == snapshot
 
 
+def test_a_snapshot_with_crlf_line_ends_reads_the_same(dialect: str, tmp_path: Path) -> None:
+    """A checkout or an archive may turn the line ends into CRLF; the separator must survive."""
+    env = fixture_env(tmp_path / "snapshots")
+    (written,) = write_snapshots(env, [dialect])
+    expected = read_snapshot(env, dialect)
+    written.write_bytes(written.read_bytes().replace(b"\n", b"\r\n"))
+
+    assert read_snapshot(env, dialect) == expected
+    engine = new_engine(dialect, tmp_path / "db")
+    assert ensure_schema(engine, env).current == HEAD
+    assert expected is not None
+    assert schema_of(engine) == expected.statements
+
+
 def test_a_statement_holding_the_separator_cannot_be_written() -> None:
     snapshot = SchemaSnapshot("sqlite", "r1", ("CREATE TABLE t (a TEXT DEFAULT ';\n\n')",))
     with pytest.raises(ConfigError, match="empty line"):
