@@ -160,9 +160,8 @@ def _ensure_locked(
         found = survey(conn, env, adopt)
     current = found.current
     if current is None and not found.other_tables:
-        if not found.has_version_table and _create_from_snapshot(engine, env, head):
-            return SchemaStatus(head, head, "created")
-        upgrade(engine, env, head)
+        if found.has_version_table or not _create_from_snapshot(engine, env, head):
+            upgrade(engine, env, head)
         return SchemaStatus(head, head, "created")
     if current is None:
         if found.adopted is None:

@@ -20,6 +20,7 @@ Rewrite a package's snapshots after adding a migration::
 
 from __future__ import annotations
 
+import graphlib
 import importlib
 import importlib.resources
 import sys
@@ -164,7 +165,11 @@ def dump_schema(conn: Connection) -> tuple[str, ...]:
         return _dump_duckdb(conn)
     if name == "sqlite":
         return _dump_sqlite(conn)
-    raise ConfigError("schema snapshot dialect", name, f"one of {', '.join(DIALECTS)}")
+    raise _unknown_dialect(name)
+
+
+def _unknown_dialect(name: str) -> ConfigError:
+    return ConfigError("schema snapshot dialect", name, f"one of {', '.join(DIALECTS)}")
 
 
 def _dump_sqlite(conn: Connection) -> tuple[str, ...]:
@@ -192,42 +197,28 @@ def _dump_duckdb(conn: Connection) -> tuple[str, ...]:
 
     tables = conn.exec_driver_sql(
         "SELECT schema_name, table_name, sql FROM duckdb_tables() "
-        "WHERE database_name = current_database() AND NOT internal AND NOT temporary"
+        f"WHERE database_name = current_database() AND {_USER_OBJECTS}"
     ).all()
     references = conn.exec_driver_sql(
         "SELECT schema_name, table_name, referenced_table FROM duckdb_constraints() "
         "WHERE database_name = current_database() AND constraint_type = 'FOREIGN KEY'"
     ).all()
-    by_name = {(schema, table): sql for schema, table, sql in tables}
-    parents: dict[tuple[str, str], set[tuple[str, str]]] = {key: set() for key in by_name}
+    # DuckDB refuses a foreign key to a table that does not exist yet: parents come first,
+    # otherwise tables keep the order of their names.
+    by_name = {(schema, table): sql for schema, table, sql in sorted(tables)}
+    order: graphlib.TopologicalSorter[tuple[str, str]] = graphlib.TopologicalSorter()
+    for key in by_name:
+        order.add(key)
     for schema, table, referenced in references:
         if (schema, referenced) in by_name and referenced != table:
-            parents[(schema, table)].add((schema, referenced))
+            order.add((schema, table), (schema, referenced))
     statements = [
         *sql_of("duckdb_sequences", "sequence_name", where="NOT temporary"),
-        *(by_name[key] for key in _parents_first(parents)),
+        *(by_name[key] for key in order.static_order()),
         *sql_of("duckdb_views", "view_name"),
         *sql_of("duckdb_indexes", "index_name", where="TRUE"),
     ]
     return tuple(_clean(sql) for sql in statements)
-
-
-def _parents_first(parents: dict[tuple[str, str], set[tuple[str, str]]]) -> list[tuple[str, str]]:
-    # DuckDB refuses a foreign key to a table that does not exist yet.
-    done: list[tuple[str, str]] = []
-    placed: set[tuple[str, str]] = set()
-
-    def place(key: tuple[str, str], seen: frozenset[tuple[str, str]]) -> None:
-        if key in placed or key in seen:
-            return
-        for parent in sorted(parents[key]):
-            place(parent, seen | {key})
-        placed.add(key)
-        done.append(key)
-
-    for key in sorted(parents):
-        place(key, frozenset())
-    return done
 
 
 def _clean(sql: str) -> str:
@@ -245,7 +236,7 @@ def build_snapshot(env: SchemaEnvironment, dialect: str) -> SchemaSnapshot:
     from storage_core.schema.runner import head_revision, upgrade
 
     if dialect not in DIALECTS:
-        raise ConfigError("schema snapshot dialect", dialect, f"one of {', '.join(DIALECTS)}")
+        raise _unknown_dialect(dialect)
     head = head_revision(env)
     with tempfile.TemporaryDirectory(prefix="schema-snapshot-") as tmp:
         path = Path(tmp) / f"snapshot.{dialect}"
@@ -281,16 +272,14 @@ def write_snapshots(env: SchemaEnvironment, dialects: Iterable[str] = DIALECTS) 
     Raises:
         ConfigError: ``env`` names no snapshot directory, or :func:`build_snapshot` refused.
     """
+    from storage_core.blobs.localfs import atomic_write
+
     written = []
     for dialect in dialects:
         path = snapshot_path(env, dialect)
         if path is None:
             raise ConfigError(f"{env.name} environment", env.snapshots, "a snapshot directory")
-        text = build_snapshot(env, dialect).render(env.name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        atomic_write(path, [build_snapshot(env, dialect).render(env.name).encode("utf-8")])
         written.append(path)
     return written
 
