@@ -70,10 +70,15 @@ def write_marked_snapshot(env: SchemaEnvironment, dialect: str, revision: str) -
         revision=revision,
         statements=(*built.statements, "CREATE TABLE made_by_snapshot (id INTEGER)"),
     )
-    path = snapshot_path(env, dialect)
+    ship(env, marked)
+
+
+def ship(env: SchemaEnvironment, snapshot: SchemaSnapshot) -> None:
+    """Put ``snapshot`` where ``env`` keeps its snapshots."""
+    path = snapshot_path(env, snapshot.dialect)
     assert path is not None
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(marked.render(env.name), encoding="utf-8")
+    path.write_text(snapshot.render(env.name), encoding="utf-8")
 
 
 def test_a_snapshot_recreates_exactly_what_the_migrations_build(
@@ -134,10 +139,7 @@ def test_a_failing_snapshot_leaves_the_database_empty(dialect: str, tmp_path: Pa
     broken = dataclasses.replace(
         built, statements=(*built.statements[:2], "CREATE TABLE broken (", *built.statements[2:])
     )
-    path = snapshot_path(env, dialect)
-    assert path is not None
-    path.parent.mkdir()
-    path.write_text(broken.render(env.name), encoding="utf-8")
+    ship(env, broken)
     engine = new_engine(dialect, tmp_path / "db")
 
     with pytest.raises(sa.exc.DBAPIError):
