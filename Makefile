@@ -3,11 +3,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The lowest versions every package's metadata allows (`--resolution lowest-direct`): the suite runs
+# there too, so the lower bounds in packages/*/pyproject.toml are true.
+LOWEST := .venv-lowest
 # Use uv from PATH when there is one; otherwise install it into the venv first.
 UV     := $(shell command -v uv || echo $(BIN)/uv)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast chaos lint format demo bench bench-quick docs snapshots clean
+.PHONY: help install test test-lowest chaos lint format demo bench bench-quick docs snapshots clean
 
 help:  ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -22,6 +25,13 @@ install: $(STAMP)  ## Create .venv with every package and the dev tools
 
 test: $(STAMP)  ## Run the whole test suite
 	$(BIN)/python -m pytest
+
+test-lowest: $(STAMP)  ## Run the whole suite against the lowest dependency versions allowed
+	@test -x $(LOWEST)/bin/python || $(UV) venv --quiet --python $(BIN)/python $(LOWEST)
+	$(UV) pip install --quiet --python $(LOWEST)/bin/python --resolution lowest-direct \
+		-e 'packages/storage-core[s3,testing]' -e 'packages/diary[s3,arrow,pandas]' \
+		-e packages/buildlog --group dev
+	$(LOWEST)/bin/python -m pytest -p no:cacheprovider
 
 chaos: $(STAMP)  ## Reliability suites with 50 SIGKILL trials per scenario (tests/reliability)
 	CHAOS_TRIALS=50 $(BIN)/python -m pytest tests/reliability --timeout=3600
@@ -51,4 +61,4 @@ snapshots: $(STAMP)  ## Rewrite diary's schema snapshots from its migrations (af
 	$(BIN)/python -m storage_core.schema.snapshot diary.schema:schema_environment
 
 clean:  ## Remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .demo
+	rm -rf $(VENV) $(LOWEST) .pytest_cache .mypy_cache .ruff_cache .hypothesis .demo

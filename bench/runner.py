@@ -41,9 +41,9 @@ FIGURE_MODULES = (
 )
 RESULTS = REPO / "bench" / "results"
 VERSIONED = (
-    "diary",
-    "buildlog",
-    "storage-core",
+    "deardiary-tracking",
+    "buildlog-store",
+    "storage-toolkit-core",
     "duckdb",
     "duckdb-engine",
     "sqlalchemy",

@@ -14,11 +14,26 @@ import click
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "cli.md"
 
-HEADER = """# Command-line reference
+HEADER = r"""# Command-line reference
 
 Generated from `--help` by `make docs`; a test fails when this page is stale.
 Both commands print results on stdout and errors as one `Error: ...` line on stderr with
 exit status 1; `--debug` shows the traceback.
+
+## Shell completion
+
+Both commands complete their commands, options and arguments in bash (4.4 or newer), zsh and
+fish, through Click's completion. Put one line in your shell's start-up file (shown for `diary`;
+the same with `buildlog` and `_BUILDLOG_COMPLETE`):
+
+| shell | start-up file | line |
+|---|---|---|
+| bash | `~/.bashrc` | `eval "$(_DIARY_COMPLETE=bash_source diary)"` |
+| zsh | `~/.zshrc` | `eval "$(_DIARY_COMPLETE=zsh_source diary)"` |
+| fish | `~/.config/fish/completions/diary.fish` | `_DIARY_COMPLETE=fish_source diary \| source` |
+
+Evaluating the script at every start runs the command once; to start shells faster, write it to a
+file once (`_DIARY_COMPLETE=bash_source diary > ~/.diary-complete.bash`) and source that file.
 """
 
 

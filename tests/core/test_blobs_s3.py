@@ -213,7 +213,7 @@ def test_missing_s3fs_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(BackendUnavailable) as caught:
         open_blob_store("s3://bucket/key")
     assert str(caught.value) == (
-        "s3 backend unavailable: s3fs is not installed (pip install 'storage-core[s3]')"
+        "s3 backend unavailable: s3fs is not installed (pip install 'storage-toolkit-core[s3]')"
     )
 
 

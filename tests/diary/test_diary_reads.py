@@ -130,12 +130,12 @@ def test_search_refuses_malformed_fields(any_store: Store, sweep: tuple[UUID, li
         (
             "pyarrow",
             "metric_history_arrow",
-            "pyarrow is not installed; install the extra: pip install 'diary[arrow]'",
+            "pyarrow is not installed; install the extra: pip install 'deardiary-tracking[arrow]'",
         ),
         (
             "pandas",
             "metric_history_pandas",
-            "pandas is not installed; install the extra: pip install 'diary[pandas]'",
+            "pandas is not installed; install the extra: pip install 'deardiary-tracking[pandas]'",
         ),
     ],
 )
@@ -168,5 +168,5 @@ def test_without_pyarrow_duckdb_logging_uses_the_appender(
     with pytest.raises(StorageError) as raised:
         diary.open(db_path, metric_writer="arrow")
     assert str(raised.value) == (
-        "pyarrow is not installed; install the extra: pip install 'diary[arrow]'"
+        "pyarrow is not installed; install the extra: pip install 'deardiary-tracking[arrow]'"
     )

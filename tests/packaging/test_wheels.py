@@ -5,46 +5,22 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("storage-core", "diary", "buildlog")
-
-
-def _uv() -> str:
-    found = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
-    assert found, "uv is installed into the dev environment by `make install`"
-    return found
+from install_support import PACKAGES
 
 
 @pytest.fixture(scope="module")
-def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("dist")
-    built: dict[str, Path] = {}
-    for package in PACKAGES:
-        subprocess.run(
-            [_uv(), "build", "--wheel", "--package", package, "--out-dir", str(out), "--quiet"],
-            cwd=ROOT,
-            check=True,
-        )
-        (wheel,) = out.glob(f"{package.replace('-', '_')}-*.whl")
-        built[package] = wheel
-    return built
-
-
-@pytest.fixture(scope="module")
-def venv(wheels: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def venv(uv: str, wheels: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     where = tmp_path_factory.mktemp("venv") / "venv"
-    subprocess.run([_uv(), "venv", "--quiet", "--python", sys.executable, str(where)], check=True)
+    subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(where)], check=True)
     subprocess.run(
         [
-            _uv(),
+            uv,
             "pip",
             "install",
             "--quiet",
@@ -70,9 +46,8 @@ def _run(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("package", PACKAGES)
-def test_wheel_ships_py_typed(wheels: dict[str, Path], package: str) -> None:
-    module = package.replace("-", "_")
+@pytest.mark.parametrize(("package", "module"), [(k, v[1]) for k, v in PACKAGES.items()])
+def test_wheel_ships_py_typed(wheels: dict[str, Path], package: str, module: str) -> None:
     with zipfile.ZipFile(wheels[package]) as archive:
         assert f"{module}/py.typed" in archive.namelist()
 

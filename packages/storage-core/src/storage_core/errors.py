@@ -23,6 +23,7 @@ __all__ = [
     "SchemaOutOfDate",
     "SchemaTooNew",
     "StorageError",
+    "StorageFormatTooNew",
     "StorageIOError",
 ]
 
@@ -220,6 +221,27 @@ class DatabaseDamaged(StorageError):
         super().__init__(
             f"database {path} is damaged or truncated ({detail}); nothing was written to it; "
             "restore it from a backup"
+        )
+
+
+class StorageFormatTooNew(StorageError):
+    """A database file was written by a newer DuckDB release than the installed library reads.
+
+    Attributes:
+        path: the database file.
+        written_by: the version of the DuckDB that wrote it ("2.1.0").
+        installed: the installed duckdb version ("2.0.0").
+    """
+
+    def __init__(self, path: str, written_by: str, installed: str) -> None:
+        self.path = path
+        self.written_by = written_by
+        self.installed = installed
+        major, minor = written_by.split(".")[:2]
+        super().__init__(
+            f"database {path} was written by DuckDB {written_by}, whose storage format the "
+            f"installed duckdb {installed} cannot read; upgrade it: "
+            f"pip install 'duckdb>={major}.{minor}'"
         )
 
 

@@ -109,7 +109,8 @@ def _optional(module: str, extra: str) -> Any:
         return importlib.import_module(module)
     except ImportError:
         raise StorageError(
-            f"{module} is not installed; install the extra: pip install 'diary[{extra}]'"
+            f"{module} is not installed; install the extra: "
+            f"pip install 'deardiary-tracking[{extra}]'"
         ) from None
 
 

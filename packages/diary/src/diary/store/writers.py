@@ -77,7 +77,7 @@ def _require_pyarrow() -> Any:
         import pyarrow
     except ImportError:
         raise StorageError(
-            "pyarrow is not installed; install the extra: pip install 'diary[arrow]'"
+            "pyarrow is not installed; install the extra: pip install 'deardiary-tracking[arrow]'"
         ) from None
     return pyarrow
 

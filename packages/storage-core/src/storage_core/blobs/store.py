@@ -104,7 +104,7 @@ class FsspecBlobStore:
                 import s3fs
             except ImportError as err:
                 raise BackendUnavailable(
-                    "s3", "s3fs is not installed", hint="pip install 'storage-core[s3]'"
+                    "s3", "s3fs is not installed", hint="pip install 'storage-toolkit-core[s3]'"
                 ) from err
             fs = s3fs.S3FileSystem(**{**settings.storage_options(), **storage_options})
             # s3fs retries throttling and broken reads itself, on top of botocore's retries;

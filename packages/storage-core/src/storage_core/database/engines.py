@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
 
+from storage_core.database.duckdb_format import newer_format_error
 from storage_core.database.files import (
     FileKind,
     detect_file_kind,
@@ -173,6 +174,10 @@ def _translate_duckdb_error(path: Path, err: duckdb.Error) -> StorageError:
     first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
     if isinstance(err, duckdb.IOException) and not path.exists():
         return NotFound("database", str(path))
+    # Before "damaged": a newer DuckDB's file fails with a version or checksum error here.
+    too_new = newer_format_error(path)
+    if too_new is not None:
+        return too_new
     damaged = damaged_database_error(path, err)
     if damaged is not None:
         return damaged
