@@ -144,7 +144,7 @@ def test_context_manager_records_the_environment(store: Store, experiment_id: ob
         pass
     record = store.get_iteration(it.id)
     assert record.python_version == platform.python_version()
-    assert "diary==0.1.0" in record.packages
+    assert "deardiary-tracking==0.1.0" in record.packages
     assert record.entry_point != ""
 
 
