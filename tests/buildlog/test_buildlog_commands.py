@@ -190,3 +190,26 @@ def test_export_import_and_db_commands(project: Path, tmp_path: Path) -> None:
         1,
         f"Error: database not found: {tmp_path / 'none.db'}\n",
     )
+
+
+def test_info_says_in_words_how_the_backend_was_chosen(
+    project: Path, tmp_path: Path, isolated_home: Path
+) -> None:
+    def backend_line(root: Path) -> str:
+        lines = ok(root, "info").stdout.splitlines()
+        return next(line for line in lines if line.startswith("backend:"))
+
+    blsamples.write_legacy(project)
+    assert backend_line(project) == (
+        "backend:      legacy (no database yet: reading the legacy files, read-only)"
+    )
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    assert backend_line(fresh) == (
+        "backend:      sqlite (created the database and registered this project)"
+    )
+    assert backend_line(fresh) == "backend:      sqlite (found this project in the database)"
+    other = tmp_path / "other"
+    other.mkdir()
+    assert backend_line(other) == ("backend:      sqlite (registered this project in the database)")
+    assert "case" not in ok(other, "info").stdout

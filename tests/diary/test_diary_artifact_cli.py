@@ -106,25 +106,23 @@ def test_migrate_verify_compact(run: object, tmp_path: Path) -> None:
     (tmp_path / "w.bin").write_bytes(b"x" * 1000)
     for _ in range(3):
         run("artifact", "put", experiment, str(tmp_path / "w.bin"))  # type: ignore[operator]
-    dry = json.loads(
-        run("artifacts", "migrate", "--to", "filesystem", "--dry-run", "--json").stdout
-    )  # type: ignore[operator]
+    dry = json.loads(run("artifact", "migrate", "--to", "filesystem", "--dry-run", "--json").stdout)  # type: ignore[operator]
     assert (dry["planned"], dry["done"], dry["dry_run"]) == (3, 0, True)
-    moved = run("artifacts", "migrate", "--to", "filesystem", "--compact", "--json")  # type: ignore[operator]
+    moved = run("artifact", "migrate", "--to", "filesystem", "--compact", "--json")  # type: ignore[operator]
     result = json.loads(moved.stdout)
     assert (moved.exit_code, result["done"], result["bytes"], result["failed"]) == (0, 3, 3000, [])
     assert result["compaction"]["tables"]["resource"] == 3
-    verify = run("artifacts", "verify")  # type: ignore[operator]
+    verify = run("artifact", "verify")  # type: ignore[operator]
     assert (verify.exit_code, verify.stdout) == (
         0, "checked 3 artifacts: 0 missing, 0 corrupt, 0 unreadable, 0 orphaned\n"
     )  # fmt: skip
     stray = tmp_path / "artifacts" / "zz" / "zz-stray"
     stray.parent.mkdir()
     stray.write_bytes(b"?")
-    bad = run("artifacts", "verify", "--quick")  # type: ignore[operator]
+    bad = run("artifact", "verify", "--quick")  # type: ignore[operator]
     assert bad.exit_code == 1
     assert bad.stdout.splitlines()[0] == f"orphan: file://{stray.resolve()}"
-    cleaned = run("artifacts", "verify", "--gc", "--grace", "0")  # type: ignore[operator]
+    cleaned = run("artifact", "verify", "--gc", "--grace", "0")  # type: ignore[operator]
     assert (cleaned.exit_code, cleaned.stdout.splitlines()[-1]) == (
         0, "checked 3 artifacts: 0 missing, 0 corrupt, 0 unreadable, 1 orphaned (1 deleted)"
     )  # fmt: skip
@@ -149,10 +147,10 @@ def test_s3_secrets_never_appear(
     outputs = [run("artifact", "put", experiment, str(tmp_path / "w.bin"), "--json")]  # type: ignore[operator]
     resource = json.loads(outputs[0].stdout)["id"]
     outputs.append(run("artifact", "show", resource))  # type: ignore[operator]
-    outputs.append(run("artifacts", "verify", "--json"))  # type: ignore[operator]
-    outputs.append(run("--debug", "artifacts", "migrate", "--to", "inline", "--from", "s3"))  # type: ignore[operator]
+    outputs.append(run("artifact", "verify", "--json"))  # type: ignore[operator]
+    outputs.append(run("--debug", "artifact", "migrate", "--to", "inline", "--from", "s3"))  # type: ignore[operator]
     monkeypatch.setenv("DEARDIARY_ARTIFACT_S3_BUCKET", "missing-bucket")
-    failing = run("artifacts", "migrate", "--to", "s3")  # type: ignore[operator]
+    failing = run("artifact", "migrate", "--to", "s3")  # type: ignore[operator]
     assert (failing.exit_code, failing.stderr) == (
         1, "Error: s3 backend unavailable: bucket 'missing-bucket' does not exist\n"
     )  # fmt: skip
@@ -161,3 +159,18 @@ def test_s3_secrets_never_appear(
     assert all(o.exit_code in (0, 1) for o in outputs)
     assert TEST_SECRET_KEY not in text
     assert TEST_ACCESS_KEY not in text
+
+
+def test_one_artifact_group_and_the_old_plural_as_a_hidden_alias(run: object) -> None:
+    commands = run("--help").stdout.split("Commands:")[1]  # type: ignore[operator]
+    assert "  artifact " in commands
+    assert "artifacts" not in commands
+    group = run("artifact", "--help").stdout  # type: ignore[operator]
+    for command in ("put", "get", "list", "show", "rm", "migrate", "verify", "relocate"):
+        assert f"  {command} " in group
+    _experiment(run)
+    old = run("artifacts", "verify")  # type: ignore[operator]
+    new = run("artifact", "verify")  # type: ignore[operator]
+    assert (old.exit_code, old.stdout) == (new.exit_code, new.stdout) == (
+        0, "checked 0 artifacts: 0 missing, 0 corrupt, 0 unreadable, 0 orphaned\n"
+    )  # fmt: skip

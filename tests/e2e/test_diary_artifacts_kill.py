@@ -1,4 +1,4 @@
-"""``diary artifacts migrate`` killed with SIGKILL at random moments loses nothing.
+"""``diary artifact migrate`` killed with SIGKILL at random moments loses nothing.
 
 Each trial starts a real migration subprocess (alternately to the filesystem and back to
 inline), kills it at a random moment, and checks that every artifact still reads back
@@ -61,7 +61,7 @@ def test_sigkill_during_migration_loses_nothing(tmp_path: Path) -> None:
 
     def migrate(target: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, "-m", "diary", "artifacts", "migrate", "--from", "any",
+            [sys.executable, "-m", "diary", "artifact", "migrate", "--from", "any",
              "--to", target, "--workers", "3"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -86,7 +86,7 @@ def test_sigkill_during_migration_loses_nothing(tmp_path: Path) -> None:
     # At least some trials must have died mid-run (else the test proves nothing).
     assert sum(code == -signal.SIGKILL for _, code in killed_at) >= TRIALS // 2, killed_at
     finished = subprocess.run(
-        [sys.executable, "-m", "diary", "artifacts", "migrate", "--from", "any", "--to",
+        [sys.executable, "-m", "diary", "artifact", "migrate", "--from", "any", "--to",
          "filesystem"],
         env=env, capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip

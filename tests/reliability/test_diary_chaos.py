@@ -93,7 +93,7 @@ def test_diary_sigkill_during_artifact_migration(
             expected[store.put_artifact(experiment, data, name=f"a{i}").id] = sha256(data)
 
     def migrate() -> subprocess.Popen[str]:
-        args = ["--", "artifacts", "migrate", "--from", source, "--to", target, "--workers", "2"]
+        args = ["--", "artifact", "migrate", "--from", source, "--to", target, "--workers", "2"]
         return start_child(sandbox, "cli", *args)
 
     def on_target(store: Store) -> int:

@@ -102,7 +102,7 @@ def test_diary_s3_stopped_endpoint(diary_s3_sandbox: DiarySandbox) -> None:
     assert put == unreachable
     moved = _fails(box, BackendUnavailable, lambda s: migrate_artifacts(s, to="s3"), **settings)
     assert moved == unreachable
-    result = run_cli(box, "artifacts", "migrate", "--to", "s3", **settings)
+    result = run_cli(box, "artifact", "migrate", "--to", "s3", **settings)
     assert (result.returncode, result.stderr) == (1, f"Error: {unreachable}\n")
     _check(box, expected, "inline")
     # The next run, with the endpoint back, moves everything; then reads fail cleanly while it
@@ -137,7 +137,7 @@ def test_diary_s3_wrong_credentials(
         box, PermissionDenied, lambda s: s.put_artifact(experiment, b"x", name="x"), **wrong
     )
     assert message == refused
-    result = run_cli(box, "artifacts", "migrate", "--to", "s3", **wrong)
+    result = run_cli(box, "artifact", "migrate", "--to", "s3", **wrong)
     assert (result.returncode, result.stderr) == (1, f"Error: {refused}\n")
     assert proxy.faults >= 3
     _check(box, expected, "inline")
@@ -328,7 +328,7 @@ def test_diary_altered_files_are_detected(diary_sandbox: DiarySandbox) -> None:
     assert result.stderr.startswith(f"Error: sha256 mismatch for artifact {altered.id}")
     assert result.stderr.count("\n") == 1
     assert not (box.root / "copy.bin").exists()
-    verify = run_cli(box, "artifacts", "verify")
+    verify = run_cli(box, "artifact", "verify")
     assert verify.returncode == 1
     assert f"corrupt: {truncated.id} 't' {truncated.uri}" in verify.stdout
     assert f"corrupt: {altered.id} 'a' {altered.uri}" in verify.stdout

@@ -77,8 +77,8 @@ def test_diary_keys_never_appear_in_cli_output(
         )
         assert '"backend": "s3"' in put
         cli(*debug, "artifact", "put", experiment, str(model), "--name", "inline.bin")
-        cli(*debug, "artifacts", "migrate", "--to", "s3", "--json")
-        cli(*debug, "artifacts", "verify", "--json")
+        cli(*debug, "artifact", "migrate", "--to", "s3", "--json")
+        cli(*debug, "artifact", "verify", "--json")
         cli(*debug, "artifact", "list", experiment, "--json")
         if not debug:
             continue

@@ -39,6 +39,7 @@ def _info(state: CliState) -> dict[str, Any]:
     return {
         "backend": backend.kind,
         "resolution_case": resolution.case,
+        "reason": _REASONS[resolution.case],
         "database": resolution.location.display(),
         "database_exists": resolution.location.exists(),
         "project_id": resolution.identity.id,
@@ -53,6 +54,15 @@ def _info(state: CliState) -> dict[str, Any]:
     }
 
 
+# What each way of choosing the backend means to the user (buildlog.backends.resolve).
+_REASONS = {
+    1: "found this project in the database",
+    2: "registered this project in the database",
+    3: "no database yet: reading the legacy files, read-only",
+    4: "created the database and registered this project",
+}
+
+
 @click.command()
 @json_option
 @pass_state
@@ -62,7 +72,7 @@ def info(state: CliState, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    click.echo(f"backend:      {data['backend']} (resolution case {data['resolution_case']})")
+    click.echo(f"backend:      {data['backend']} ({data['reason']})")
     exists = "" if data["database_exists"] else " (not created)"
     click.echo(f"database:     {data['database']}{exists}")
     click.echo(

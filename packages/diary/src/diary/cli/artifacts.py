@@ -1,4 +1,8 @@
-"""``diary artifact`` (one artifact) and ``diary artifacts`` (migrate, verify, relocate)."""
+"""``diary artifact``: store, fetch, list, show, delete, migrate, verify and relocate artifacts.
+
+``diary artifacts`` is the older spelling of the bulk commands, kept as a hidden alias of this group
+so that scripts written for it go on working.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ _LIST_COLUMNS = ["id", "name", "backend", "size_bytes", "iteration_id", "created
 
 @click.group()
 def artifact() -> None:
-    """Store, fetch, list, show and delete artifacts (files of an experiment)."""
+    """Store, fetch, list, show, delete, migrate, verify and relocate artifacts."""
 
 
 @artifact.command("put")
@@ -154,11 +158,6 @@ def artifact_rm(resource_id: str, as_json: bool) -> None:
         click.echo(f"deleted {record.id}")
 
 
-@click.group()
-def artifacts() -> None:
-    """Move all artifacts between backends, verify them, relocate roots."""
-
-
 @contextmanager
 def _progress_bar(label: str) -> Iterator[Callable[[ProgressEvent], None] | None]:
     """A progress callback drawing a bar on stderr, only when stderr is a terminal."""
@@ -181,7 +180,7 @@ def _progress_bar(label: str) -> Iterator[Callable[[ProgressEvent], None] | None
             bar.__exit__(None, None, None)
 
 
-@artifacts.command("migrate")
+@artifact.command("migrate")
 @click.option("--to", "target", type=click.Choice(_BACKENDS), help="[default: the configured one]")
 @click.option(
     "--from",
@@ -262,7 +261,7 @@ def compact_command_result() -> dict[str, Any]:
     return {**report.to_dict(), "summary": report.summary()}
 
 
-@artifacts.command("verify")
+@artifact.command("verify")
 @click.option("--quick", is_flag=True, help="Check existence and size only (no hashing).")
 @click.option("--gc", is_flag=True, help="Delete orphaned objects older than --grace.")
 @click.option(
@@ -299,7 +298,7 @@ def artifacts_verify(quick: bool, gc: bool, grace: float, as_json: bool) -> None
         click.get_current_context().exit(1)
 
 
-@artifacts.command("relocate")
+@artifact.command("relocate")
 @click.argument("old_root", metavar="OLD")
 @click.argument("new_root", metavar="NEW")
 @click.option("--dry-run", is_flag=True, help="Only check and report.")
@@ -324,3 +323,12 @@ def artifacts_relocate(old_root: str, new_root: str, dry_run: bool, as_json: boo
         )
     if not report.ok:
         click.get_current_context().exit(1)
+
+
+@click.group(hidden=True)
+def artifacts() -> None:
+    """Older spelling of ``diary artifact`` (hidden; kept for scripts)."""
+
+
+for _name, _command in artifact.commands.items():
+    artifacts.add_command(_command, _name)
