@@ -80,12 +80,16 @@ class InvalidValue(StorageError, ValueError):
     Attributes:
         name: the argument.
         value: the refused value.
+        reason: why it was refused.
     """
 
-    def __init__(self, name: str, value: object, reason: str) -> None:
+    def __init__(
+        self, name: str, value: object, reason: str, *, message: str | None = None
+    ) -> None:
         self.name = name
         self.value = value
-        super().__init__(f"invalid {name} {value!r}: {reason}")
+        self.reason = reason
+        super().__init__(message or f"invalid {name} {value!r}: {reason}")
 
 
 class ArtifactTooLarge(StorageError):

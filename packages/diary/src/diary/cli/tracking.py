@@ -6,12 +6,14 @@ import csv
 import json
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import IO, Any
 
 import click
 
 from diary.cli.common import store
 from diary.errors import InvalidValue
+from diary.values import check_number, check_step
 from storage_core.cli_support import echo_json, echo_table, json_option
 
 __all__ = ["log", "metric", "read_points"]
@@ -47,15 +49,26 @@ def log_metric(iteration_id: str, key: str, value: float, step: int | None, as_j
 
 
 def _number(source: str, line: int, field: str, raw: Any, kind: type) -> Any:
-    whole = kind is int
-    expected = "expected a whole number" if whole else "expected a number"
+    name = f"{field} on line {line} of {source}"
     # JSON true/false are not numbers, and a fractional step is not silently truncated.
-    if isinstance(raw, bool) or (whole and isinstance(raw, float) and not raw.is_integer()):
-        raise InvalidValue(f"{field} on line {line} of {source}", raw, expected)
     try:
-        return kind(raw)
-    except (TypeError, ValueError):
-        raise InvalidValue(f"{field} on line {line} of {source}", raw, expected) from None
+        return check_step(raw, name) if kind is int else check_number(name, raw)
+    except InvalidValue as err:
+        if not isinstance(raw, Decimal):
+            raise
+        # Show the number as the file has it, not as Decimal('1E+999').
+        message = f"invalid {name} {raw}: {err.reason}"
+        raise InvalidValue(name, raw, err.reason, message=message) from None
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose fields are named once: with a repeated field, which one is meant?"""
+    item: dict[str, Any] = {}
+    for field, value in pairs:
+        if field in item:
+            raise ValueError(f"the field {field!r} appears twice")
+        item[field] = value
+    return item
 
 
 def _key(source: str, line: int, raw: Any) -> str:
@@ -82,9 +95,12 @@ def read_points(handle: IO[str], source: str) -> Iterator[tuple[str, float, int 
             if not line.strip():
                 continue
             try:
-                item = json.loads(line)
+                # Decimal keeps a number as written: 1e999 is refused, not read as infinity.
+                item = json.loads(line, object_pairs_hook=_object, parse_float=Decimal)
             except json.JSONDecodeError as err:
                 raise InvalidValue(f"line {number} of {source}", line, err.msg) from None
+            except ValueError as err:
+                raise InvalidValue(f"line {number} of {source}", line, str(err)) from None
             if not isinstance(item, dict) or "key" not in item or "value" not in item:
                 raise InvalidValue(
                     f"line {number} of {source}", line, "expected an object with key and value"

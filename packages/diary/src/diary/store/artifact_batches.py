@@ -17,6 +17,7 @@ from diary.errors import NotFound
 from diary.records import Resource
 from diary.store.artifacts import ArtifactsMixin
 from diary.store.base import IdLike, as_uuid, require_text
+from diary.values import check_text
 
 __all__ = ["ArtifactBatchesMixin"]
 
@@ -91,6 +92,7 @@ class ArtifactBatchesMixin(ArtifactsMixin):
         description: str,
         workers: int,
     ) -> list[Resource]:
+        check_text("description", description)
         named = named_sources(sources)
         for name, _source in named:
             require_text("artifact name", name)

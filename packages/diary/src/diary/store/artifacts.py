@@ -46,6 +46,7 @@ from diary.errors import InvalidValue, NotFound, ReferencedError, StorageError
 from diary.records import Resource
 from diary.store.base import IdLike, as_uuid, require_text
 from diary.store.iterations import IterationsMixin
+from diary.values import check_text
 from storage_core.blobs.localfs import atomic_write
 from storage_core.hashing import iter_chunks
 
@@ -123,6 +124,7 @@ class ArtifactsMixin(IterationsMixin):
         if name is None:
             name = default_name(source)
         name = require_text("artifact name", name or "")
+        check_text("description", description)
         media = media_type or guess_media_type(name)
         with opened(source) as data:
             stored = self.artifact_stores.current.write(data)
@@ -208,7 +210,7 @@ class ArtifactsMixin(IterationsMixin):
         if name is not None:
             changes["name"] = require_text("artifact name", name)
         if description is not None:
-            changes["description"] = description
+            changes["description"] = check_text("description", description)
         if media_type is not None:
             changes["media_type"] = require_text("media type", media_type)
         with self.transaction() as conn:

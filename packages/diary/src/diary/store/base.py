@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
 from diary.errors import InvalidValue, NotFound, StorageError
+from diary.values import check_text
 
 if TYPE_CHECKING:
     from diary.config import Settings
@@ -42,14 +43,14 @@ def as_uuid(what: str, value: IdLike) -> UUID:
 
 
 def require_text(name: str, value: str) -> str:
-    """Refuse empty or blank text where a name or key is required.
+    """Refuse empty, blank or non-UTF-8 text where a name or key is required.
 
     Raises:
-        InvalidValue: ``value`` is empty or only whitespace.
+        InvalidValue: ``value`` is empty or only whitespace, or UTF-8 cannot encode it.
     """
     if not isinstance(value, str) or not value.strip():
         raise InvalidValue(name, value, "must not be empty")
-    return value
+    return check_text(name, value)
 
 
 class MonotonicClock:
@@ -136,6 +137,14 @@ def _translated(database: str) -> Iterator[None]:
     except sa.exc.IntegrityError as err:
         detail = str(err.orig).splitlines()[0] if err.orig is not None else str(err)
         raise StorageError(f"constraint violated: {detail}") from err
+    except (UnicodeEncodeError, sa.exc.StatementError) as err:
+        # Text the public methods did not check (they all should): never the raw SQL error.
+        cause = getattr(err, "orig", err)
+        if not isinstance(cause, UnicodeEncodeError):
+            raise
+        raise InvalidValue(
+            "text", cause.object[cause.start : cause.end], "not valid UTF-8"
+        ) from None
     except sa.exc.DBAPIError as err:
         from storage_core.database import damaged_database_error
 

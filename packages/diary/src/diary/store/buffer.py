@@ -147,10 +147,12 @@ class LogBuffer:
             if len(batch):
                 try:
                     refused = self._write(batch)
-                except BaseException:
+                except BaseException as err:
+                    # What was written in parts before the failure is not written twice.
+                    unwritten = getattr(err, "unwritten", batch)
                     with self._lock:
-                        batch.extend(self._batch)
-                        self._batch = batch
+                        unwritten.extend(self._batch)
+                        self._batch = unwritten
                     raise
             if earlier is not None:
                 raise earlier
@@ -196,9 +198,10 @@ class LogBuffer:
                 refused = self._write(batch)
             except BaseException as err:
                 logger.warning("diary: background flush failed, will retry: %s", err)
+                unwritten = getattr(err, "unwritten", batch)
                 with self._lock:
-                    batch.extend(self._batch)
-                    self._batch = batch
+                    unwritten.extend(self._batch)
+                    self._batch = unwritten
                     self._failed = err
                 return
             if refused is not None:

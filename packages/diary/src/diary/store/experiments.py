@@ -17,6 +17,7 @@ from diary.store.base import IdLike, as_uuid, require_text
 from diary.store.cascade import delete_experiments
 from diary.store.projects import ProjectsMixin
 from diary.store.tags import insert_tags
+from diary.values import check_text
 
 __all__ = ["ExperimentsMixin", "experiment_record", "parse_experiment_status"]
 
@@ -65,6 +66,7 @@ class ExperimentsMixin(ProjectsMixin):
             NotFound: no such project.
         """
         require_text("experiment name", name)
+        check_text("description", description)
         with self.transaction() as conn:
             project = self.require_row(conn, m.project, "project", project_id)
             now = self.clock.now()
@@ -154,7 +156,7 @@ class ExperimentsMixin(ProjectsMixin):
         if name is not None:
             changes["name"] = require_text("experiment name", name)
         if description is not None:
-            changes["description"] = description
+            changes["description"] = check_text("description", description)
         if status is not None:
             changes["status"] = parse_experiment_status(status).value
         with self.transaction() as conn:

@@ -22,6 +22,7 @@ from diary.store.cascade import delete_iterations
 from diary.store.experiments import ExperimentsMixin
 from diary.store.tags import insert_tags
 from diary.store.tracking import TrackingMixin
+from diary.values import check_text
 
 if TYPE_CHECKING:
     from diary.artifacts.sources import ArtifactSource, ManySources
@@ -154,6 +155,7 @@ class IterationsMixin(TrackingMixin, ExperimentsMixin):
             NotFound: no such experiment or parent.
             InvalidValue: the parent belongs to another experiment.
         """
+        check_text("notes", notes)
         env = take_snapshot() if snapshot is True else (snapshot or _NO_SNAPSHOT)
         with self.transaction() as conn:
             experiment = self.require_row(conn, m.experiment, "experiment", experiment_id)
@@ -273,7 +275,7 @@ class IterationsMixin(TrackingMixin, ExperimentsMixin):
         """
         changes: dict[str, Any] = {}
         if notes is not None:
-            changes["notes"] = notes
+            changes["notes"] = check_text("notes", notes)
         if error_message is not None:
             changes["error_message"] = error_message
         if status is not None:

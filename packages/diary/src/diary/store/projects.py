@@ -14,6 +14,7 @@ from diary.records import Project
 from diary.store.base import IdLike, StoreBase, as_uuid, require_text
 from diary.store.cascade import delete_projects
 from diary.store.tags import insert_tags
+from diary.values import check_text
 
 __all__ = ["ProjectsMixin", "project_record"]
 
@@ -43,6 +44,7 @@ class ProjectsMixin(StoreBase):
         from uuid import uuid4
 
         require_text("project name", name)
+        check_text("description", description)
         now = self.clock.now()
         record = Project(uuid4(), name, description, now, None)
         with self.transaction() as conn:
@@ -103,7 +105,7 @@ class ProjectsMixin(StoreBase):
         if name is not None:
             changes["name"] = require_text("project name", name)
         if description is not None:
-            changes["description"] = description
+            changes["description"] = check_text("description", description)
         with self.transaction() as conn:
             row = self.fetch_row(conn, m.project, "project", project_id)
             changes = {k: v for k, v in changes.items() if getattr(row, k) != v}

@@ -15,6 +15,7 @@ from diary.records import Model, ModelVersion
 from diary.store.base import IdLike, as_uuid, require_text
 from diary.store.cascade import delete_models
 from diary.store.reads import ReadsMixin
+from diary.values import check_text
 
 __all__ = ["RegistryMixin", "model_record", "model_version_record", "parse_stage"]
 
@@ -63,6 +64,7 @@ class RegistryMixin(ReadsMixin):
             AlreadyExists: the project has a model with this name.
         """
         require_text("model name", name)
+        check_text("description", description)
         with self.transaction() as conn:
             project = self.require_row(conn, m.project, "project", project_id)
             taken = conn.execute(
@@ -134,6 +136,7 @@ class RegistryMixin(ReadsMixin):
         Raises:
             NotFound: no such model.
         """
+        check_text("description", description)
         with self.transaction() as conn:
             row = self.fetch_row(conn, m.model, "model", model_id)
             if row.description != description:
@@ -177,6 +180,7 @@ class RegistryMixin(ReadsMixin):
             InvalidValue: the iteration or artifact belongs to another project.
         """
         parsed = parse_stage(stage)
+        check_text("description", description)
         with self.transaction() as conn:
             model = self.fetch_row(conn, m.model, "model", model_id)
             iteration = self.fetch_row(conn, m.iteration, "iteration", iteration_id)
@@ -276,6 +280,8 @@ class RegistryMixin(ReadsMixin):
             NotFound: no such version.
             InvalidValue: an unknown stage.
         """
+        if description is not None:
+            check_text("description", description)
         if stage is not None:
             self.set_model_version_stage(version_id, stage)
         table = m.model_version

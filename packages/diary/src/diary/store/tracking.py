@@ -1,8 +1,10 @@
 """Logging metrics and parameters: buffered by default, durable per call with ``buffered=False``.
 
-Validation happens at the call, so a bad value raises where it was logged rather than in a
-later flush: keys must be non-empty, values finite numbers (NaN only on DuckDB; SQLite stores
-NaN as NULL), a parameter key takes one value per iteration.
+Validation happens at the call (:mod:`diary.values`), so a bad value raises where it was logged
+rather than in a later flush: keys must be non-empty UTF-8 text, values numbers a float64 can
+hold (NaN only on DuckDB; SQLite stores NaN as NULL), steps 64-bit integers, and a parameter key
+takes one value per iteration. Should a flush still meet a record the database refuses, it
+stores the others and reports the dropped one (:mod:`diary.store.salvage`).
 
 A metric's step defaults to the next step for that key: one more than the highest step logged
 for it so far (0 for the first point). The store tracks that per key in memory; the first log
@@ -27,34 +29,20 @@ from diary import models as m
 from diary.errors import InvalidValue, ParameterConflict, StorageError
 from diary.store.base import IdLike, StoreBase, as_uuid, require_text
 from diary.store.buffer import Batch, LogBuffer
+from diary.store.salvage import write_salvaging
 from diary.store.writers import MetricWriter, is_single_statement, write_batch, write_small
+from diary.values import check_number, check_step, check_text, next_step
 
 __all__ = ["TrackingMixin"]
 
 
 def _float(key: str, value: Any, allow_nan: bool) -> float:
-    if isinstance(value, bool):
-        raise InvalidValue(f"value of metric {key!r}", value, "expected a number")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InvalidValue(f"value of metric {key!r}", value, "expected a number") from None
+    number = check_number(f"value of metric {key!r}", value)
     if math.isnan(number) and not allow_nan:
         raise InvalidValue(
             f"value of metric {key!r}", value, "NaN can only be stored in a DuckDB database"
         )
     return number
-
-
-def _step(step: Any) -> int:
-    if isinstance(step, bool) or not isinstance(step, int):
-        try:
-            integral = float(step).is_integer()
-        except (TypeError, ValueError):
-            integral = False
-        if not integral:
-            raise InvalidValue("step", step, "expected a whole number")
-    return int(step)
 
 
 def _seconds(timestamp: datetime | None) -> float:
@@ -94,6 +82,9 @@ class TrackingMixin(StoreBase):
         )
 
     def _write_batch(self, batch: Batch) -> StorageError | None:
+        return write_salvaging(self._write_whole_batch, batch)
+
+    def _write_whole_batch(self, batch: Batch) -> StorageError | None:
         if is_single_statement(batch, self.metric_writer):
             # A durable call or a tiny flush: one autocommitted statement, no transaction.
             with self.reading() as conn:
@@ -162,15 +153,18 @@ class TrackingMixin(StoreBase):
         values = {
             require_text("metric key", k): _float(k, v, allow_nan) for k, v in metrics.items()
         }
-        explicit = None if step is None else _step(step)
+        explicit = None if step is None else check_step(step)
         stamp = _seconds(timestamp)
         with self._state_lock:
             self._check_iteration(iteration, list(values))
-            steps: dict[str, int] = {}
-            for key in values:
+            steps = {
+                key: next_step(self._next_steps[(iteration, key)], key)
+                if explicit is None
+                else explicit
+                for key in values
+            }
+            for key, chosen in steps.items():
                 current = self._next_steps[(iteration, key)]
-                chosen = current if explicit is None else explicit
-                steps[key] = chosen
                 self._next_steps[(iteration, key)] = max(current, chosen + 1)
 
         def fill(batch: Batch) -> None:
@@ -235,7 +229,7 @@ class TrackingMixin(StoreBase):
             (
                 require_text("metric key", key),
                 _float(key, value, allow_nan),
-                None if step is None else _step(step),
+                None if step is None else check_step(step),
             )
             for key, value, step in points
         ]
@@ -246,7 +240,7 @@ class TrackingMixin(StoreBase):
             steps: list[int] = []
             for key, _, explicit in checked:
                 current = following.get(key, self._next_steps[(iteration, key)])
-                chosen = current if explicit is None else explicit
+                chosen = next_step(current, key) if explicit is None else explicit
                 steps.append(chosen)
                 following[key] = max(current, chosen + 1)
             for key, step in following.items():
@@ -275,7 +269,10 @@ class TrackingMixin(StoreBase):
                 raised by the flush (or the next log call, for a background flush).
         """
         iteration = as_uuid("iteration", iteration_id)
-        values = {require_text("parameter key", k): str(v) for k, v in params.items()}
+        values = {
+            require_text("parameter key", k): check_text(f"value of parameter {k!r}", str(v))
+            for k, v in params.items()
+        }
         stamp = time.time()
         with self._state_lock:
             self._check_iteration(iteration, [])
