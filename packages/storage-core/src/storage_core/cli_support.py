@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -24,6 +25,7 @@ import click
 from storage_core.errors import StorageError
 
 __all__ = [
+    "PIPE_CLOSED_STATUS",
     "ErrorBoundaryGroup",
     "debug_option",
     "echo_json",
@@ -59,6 +61,10 @@ class ErrorBoundaryGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.Abort, click.ClickException):
             raise
+        except BrokenPipeError:
+            # The reader went away (`diary project list | head`): stop quietly, as Unix tools do.
+            _silence_stdout()
+            raise click.exceptions.Exit(PIPE_CLOSED_STATUS) from None
         except StorageError as err:
             if ctx.meta.get(_DEBUG_KEY):
                 raise
@@ -74,6 +80,20 @@ class ErrorBoundaryGroup(click.Group):
             raise click.ClickException(
                 f"internal error ({type(err).__name__}): {detail}; rerun with --debug for details"
             ) from err
+
+
+# What a shell reports for a process that SIGPIPE ended (128 + 13), as for `yes | head -1`.
+PIPE_CLOSED_STATUS = 141
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush of it cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file behind stdout (a test runner's buffer)
+        pass
 
 
 def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
