@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import uuid
 from collections.abc import Callable
@@ -290,7 +291,94 @@ METRICS_CASES = [
     ),
 ]
 
-CLI_CASES = ENV_CASES + ID_CASES + METRICS_CASES
+# Steps beyond the BIGINT column, numbers beyond float64 and repeated fields, in every input.
+RANGE_CASES = [
+    CliCase(
+        "step-beyond-int64-argument",
+        ("log", "metric", "{iteration}", "loss", "1", "--step", "99999999999999999999"),
+        "invalid step 99999999999999999999: outside the step range "
+        "-9223372036854775808 .. 9223372036854775807",
+    ),
+    _metrics_case(
+        "csv-step-beyond-int64",
+        "key,value,step\nloss,0.4,1\nloss,0.4,99999999999999999999\n",
+        "invalid step on line 3 of stdin '99999999999999999999': outside the step range "
+        "-9223372036854775808 .. 9223372036854775807",
+    ),
+    _metrics_case(
+        "jsonl-step-below-int64",
+        '{"key": "loss", "value": 1, "step": -9223372036854775809}\n',
+        "invalid step on line 1 of stdin -9223372036854775809: outside the step range "
+        "-9223372036854775808 .. 9223372036854775807",
+    ),
+    _metrics_case(
+        "jsonl-value-beyond-float64",
+        '{"key": "loss", "value": 1e999}\n',
+        "invalid value on line 1 of stdin 1E+999: too large for a 64-bit float",
+    ),
+    _metrics_case(
+        "csv-value-beyond-float64",
+        "key,value\nloss,1e400\n",
+        "invalid value on line 2 of stdin '1e400': too large for a 64-bit float",
+    ),
+    _metrics_case(
+        "jsonl-repeated-field",
+        '{"key": "loss", "value": 1, "key": "acc"}\n',
+        'invalid line 1 of stdin \'{"key": "loss", "value": 1, "key": "acc"}\': '
+        "the field 'key' appears twice",
+    ),
+]
+
+# Python hands an argument with invalid UTF-8 bytes to the program with lone surrogates in
+# their place (surrogateescape): "\udcff" is the byte 0xff.
+UTF8_CASES = [
+    CliCase(
+        "utf8-project-name",
+        ("project", "create", "x\udcff"),
+        "invalid project name 'x\\udcff': not valid UTF-8 (character 2 is an unpaired surrogate)",
+    ),
+    CliCase(
+        "utf8-description",
+        ("project", "create", "p2", "--description", "\udcc3("),
+        "invalid description '\\udcc3(': not valid UTF-8 (character 1 is an unpaired surrogate)",
+    ),
+    CliCase(
+        "utf8-experiment-name",
+        ("experiment", "create", "{project}", "e\udced\udca0\udc80"),
+        "invalid experiment name 'e\\udced\\udca0\\udc80': not valid UTF-8 "
+        "(character 2 is an unpaired surrogate)",
+    ),
+    CliCase(
+        "utf8-parameter-key",
+        ("log", "param", "{iteration}", "k\udcff", "v"),
+        "invalid parameter key 'k\\udcff': not valid UTF-8 (character 2 is an unpaired surrogate)",
+    ),
+    CliCase(
+        "utf8-parameter-value",
+        ("log", "param", "{iteration}", "k", "caf\udce9"),
+        "invalid value of parameter 'k' 'caf\\udce9': not valid UTF-8 "
+        "(character 4 is an unpaired surrogate)",
+    ),
+    CliCase(
+        "utf8-metric-key",
+        ("log", "metric", "{iteration}", "\udcc0\udcaf", "1"),
+        "invalid metric key '\\udcc0\\udcaf': not valid UTF-8 "
+        "(character 1 is an unpaired surrogate)",
+    ),
+    CliCase(
+        "utf8-notes",
+        ("iteration", "start", "{experiment}", "--notes", "n\udcf8"),
+        "invalid notes 'n\\udcf8': not valid UTF-8 (character 2 is an unpaired surrogate)",
+    ),
+    CliCase(
+        "utf8-artifact-name",
+        ("artifact", "put", "{experiment}", "diary.db", "--name", "m\udcff.bin"),
+        "invalid artifact name 'm\\udcff.bin': not valid UTF-8 "
+        "(character 2 is an unpaired surrogate)",
+    ),
+]
+
+CLI_CASES = ENV_CASES + ID_CASES + METRICS_CASES + RANGE_CASES + UTF8_CASES
 
 
 def _fill(text: str, ids: Ids) -> str:
@@ -325,6 +413,47 @@ def test_diary_cli_bad_input_in_a_real_process(
         result = run_cli(box, *args, input=case.input, **case.env)
         assert (result.returncode, result.stdout) == (1, ""), case.id
         assert result.stderr == f"Error: {_fill(case.message, ids)}\n", case.id
+    assert _state(box) == before
+
+
+# A corpus of invalid UTF-8: a stray continuation byte, a truncated sequence, an overlong
+# encoding, an encoded surrogate, a five-byte form, bytes that never occur.
+INVALID_UTF8 = [
+    b"\x80",
+    b"\xc3(",
+    b"\xc0\xaf",
+    b"\xed\xa0\x80",
+    b"\xf8\x88\x80\x80\x80",
+    b"\xff\xfe",
+]
+
+
+@pytest.mark.parametrize("raw", INVALID_UTF8, ids=[raw.hex() for raw in INVALID_UTF8])
+def test_diary_invalid_bytes_in_arguments_and_env_files(
+    diary_bad_input_box: tuple[DiarySandbox, Ids], raw: bytes
+) -> None:
+    """Real bytes through a real process: one Error line naming the input, nothing changed."""
+    box, ids = diary_bad_input_box
+    before = _state(box)
+    text = os.fsdecode(b"x" + raw)
+    commands = [
+        ("project", "create", text),
+        ("log", "param", ids.iteration, "lr2", text),
+        ("iteration", "start", ids.experiment, "--notes", text),
+    ]
+    for args in commands:
+        result = run_cli(box, *args)
+        assert (result.returncode, result.stdout) == (1, ""), args
+        assert result.stderr.startswith("Error: invalid "), args
+        assert "not valid UTF-8" in result.stderr, args
+        assert len(result.stderr.splitlines()) == 1, args
+    env_file = box.root / "bad.env"
+    env_file.write_bytes(b"DEARDIARY_DB_FILE=" + raw + b".db\n")
+    result = run_cli(box, "--env-file", str(env_file), "project", "list")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith(
+        f"Error: invalid env_file='{env_file}': not valid UTF-8 (byte 0x"
+    )
     assert _state(box) == before
 
 
@@ -554,3 +683,38 @@ def test_diary_artifact_names_are_metadata(diary_bad_input_box: tuple[DiarySandb
         written.unlink()
     assert sorted(p.name for p in outside.iterdir()) == before_outside
     assert uuid.UUID(ids.artifact)
+
+
+def test_diary_artifact_put_refuses_what_is_not_a_regular_file(
+    diary_bad_input_box: tuple[DiarySandbox, Ids],
+) -> None:
+    box, ids = diary_bad_input_box
+    before = _state(box)
+    os.mkfifo(box.root / "fifo")
+    (box.root / "folder").mkdir()
+    (box.root / "dangling").symlink_to(box.root / "nowhere")
+    cases = {
+        "/dev/zero": "not a regular file (a character device)",
+        "fifo": "not a regular file (a FIFO)",
+        "folder": "not a regular file (a folder)",
+        "dangling": "no such file",
+        "missing.bin": "no such file",
+    }
+    for path, reason in cases.items():
+        result = run_cli(box, "artifact", "put", ids.experiment, path, timeout=30)
+        assert (result.returncode, result.stdout) == (1, ""), path
+        assert result.stderr == f"Error: invalid artifact file {path!r}: {reason}\n", path
+    assert _state(box) == before
+
+
+def test_diary_artifact_get_never_replaces_a_dangling_symlink(
+    diary_bad_input_box: tuple[DiarySandbox, Ids],
+) -> None:
+    box, ids = diary_bad_input_box
+    target = box.root / "elsewhere.json"
+    (box.root / "config.json").symlink_to(target)
+    result = run_cli(box, "artifact", "get", ids.inline_artifact)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "Error: config.json exists; choose another name with -o\n"
+    assert (box.root / "config.json").is_symlink()
+    assert not target.exists()

@@ -125,7 +125,13 @@ def _read_env_file(env_file: str | os.PathLike[str]) -> dict[str, str]:
     path = Path(env_file)
     if not path.is_file():
         raise ConfigError("env_file", str(path), "no such file")
-    return {key: value for key, value in dotenv_values(path).items() if value is not None}
+    try:
+        values = dotenv_values(path, encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            "env_file", str(path), f"not valid UTF-8 (byte 0x{err.object[err.start]:02x} at offset {err.start})"
+        ) from None
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def _float(name: str, raw: str, *, minimum: float, allow_zero: bool = True) -> float:

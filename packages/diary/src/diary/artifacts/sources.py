@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import mimetypes
 import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
@@ -65,10 +66,46 @@ def opened(source: ArtifactSource) -> Iterator[bytes | bytearray | memoryview | 
         InvalidValue: a path that is not a file.
     """
     if isinstance(source, str | os.PathLike):
-        path = Path(source)
-        if not path.is_file():
-            raise InvalidValue("artifact file", str(source), "no such file")
-        with open(path, "rb") as handle:
+        with open_regular_file(source) as handle:
             yield handle
     else:
         yield source
+
+
+_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+@contextlib.contextmanager
+def open_regular_file(source: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+    """Open a regular file for reading; anything else is refused without blocking on it.
+
+    ``O_NONBLOCK`` keeps a FIFO from hanging the open; the kind is judged on the opened file
+    (``fstat``), so a path swapped after a check cannot slip through.
+
+    Raises:
+        InvalidValue: no such file, or not a regular file (a folder, a device, a FIFO).
+    """
+    name = os.fsdecode(source)
+    try:
+        fd = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise InvalidValue("artifact file", name, "no such file") from None
+    except IsADirectoryError:
+        raise InvalidValue("artifact file", name, "not a regular file (a folder)") from None
+    except PermissionError:
+        raise InvalidValue("artifact file", name, "permission denied") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = _KINDS.get(stat.S_IFMT(mode), "a special file")
+        raise InvalidValue("artifact file", name, f"not a regular file ({kind})")
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    with os.fdopen(fd, "rb") as handle:
+        yield handle

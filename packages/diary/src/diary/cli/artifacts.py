@@ -6,6 +6,7 @@ so that scripts written for it go on working.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,8 +35,9 @@ def artifact() -> None:
 
 @artifact.command("put")
 @click.argument("experiment_id", metavar="EXPERIMENT")
-@click.argument("paths", metavar="PATH...", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False))  # fmt: skip
+# Not click.Path(exists=True): the library says what is wrong with a path (no such file, not a
+# regular file), with exit status 1 like every other bad input.
+@click.argument("paths", metavar="PATH...", nargs=-1, required=True)
 @click.option("--name", help="The artifact's name (one PATH only) [default: the file name].")
 @click.option("--iteration", "iteration_id", help="The iteration they belong to.")
 @click.option("--description", default="", help="Free text.")
@@ -120,7 +122,8 @@ def artifact_get(resource_id: str, output: str | None) -> None:
         name = Path(record.name).name
         usable = name not in ("", ".", "..") and not {"\0", "\\"} & set(name)
         target = Path(name if usable else str(record.id))
-        if target.exists():
+        # lexists: a dangling symlink with that name is there too, and is not replaced.
+        if os.path.lexists(target):
             raise AlreadyExists(
                 "file", str(target), f"{target} exists; choose another name with -o"
             )
