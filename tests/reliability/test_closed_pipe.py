@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from buildlog_support import (  # noqa: F401 - isolated_buildlog is an autouse fixture
-    Isolation,
+    current_isolation,
     git_repo,
     isolated_buildlog,
     write_large_legacy,
@@ -80,16 +80,15 @@ def test_diary_stops_quietly_when_the_reader_is_gone(
     assert tree_digest(path) == before
 
 
-def test_buildlog_stops_quietly_when_the_reader_is_gone(
-    tmp_path: Path, isolated_buildlog: Isolation
-) -> None:
+def test_buildlog_stops_quietly_when_the_reader_is_gone(tmp_path: Path) -> None:
+    isolation = current_isolation()
     project = git_repo(tmp_path / "project", "https://example.com/acme/pipe.git")
     write_large_legacy(project)
     for args in (["rewards"], ["rewards", "--json"], ["sessions"]):
         first, stderr, status = _through_head(
-            [str(BIN / "buildlog"), *args], project, isolated_buildlog.env()
+            [str(BIN / "buildlog"), *args], project, isolation.env()
         )
         assert first
         assert stderr == "", args
         assert status in ("status=141", "status=0"), args
-    assert not isolated_buildlog.db.exists()
+    assert not isolation.db.exists()

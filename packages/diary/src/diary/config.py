@@ -128,9 +128,8 @@ def _read_env_file(env_file: str | os.PathLike[str]) -> dict[str, str]:
     try:
         values = dotenv_values(path, encoding="utf-8")
     except UnicodeDecodeError as err:
-        raise ConfigError(
-            "env_file", str(path), f"not valid UTF-8 (byte 0x{err.object[err.start]:02x} at offset {err.start})"
-        ) from None
+        where = f"byte 0x{err.object[err.start]:02x} at offset {err.start}"
+        raise ConfigError("env_file", str(path), f"not valid UTF-8 ({where})") from None
     return {key: value for key, value in values.items() if value is not None}
 
 
