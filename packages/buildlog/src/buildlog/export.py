@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,13 +152,32 @@ class ExportResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def _mode_to_keep(target: Path) -> int | None:
+    """The mode of the file being replaced; None for a new file (0644 less the umask)."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        return None
+
+
 class _HashingWriter:
     """Writes lines to a temporary file, counting and hashing them; renamed on commit."""
 
     def __init__(self, target: Path) -> None:
         self.target = target
         self.temp = target.with_name(f".{target.name}.tmp")
-        self.handle: IO[bytes] = self.temp.open("wb")
+        self.temp.unlink(missing_ok=True)
+        # A new file is never group- or world-writable (0644 less the umask); a file that is
+        # written again keeps the mode it has. O_EXCL: the temporary file is never a link.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(self.temp, flags, 0o644)
+        try:
+            if (mode := _mode_to_keep(target)) is not None:
+                os.fchmod(fd, mode)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.handle: IO[bytes] = os.fdopen(fd, "wb")
         self.digest = hashlib.sha256()
         self.count = 0
 
@@ -344,7 +364,7 @@ def export_bundle(
     """
     specs = [table_spec(name) for name in tables]
     try:
-        output.mkdir(parents=True, exist_ok=True)
+        output.mkdir(mode=0o755, parents=True, exist_ok=True)
     except OSError as err:
         raise ExportError(output, f"cannot create the folder ({err.strerror})") from err
     ids = None if project_id is None else [project_id]

@@ -121,9 +121,7 @@ def database_location(
     if not value.strip():
         raise ConfigError(name, value, "must be a file path or a SQLAlchemy URL")
     if "://" not in value:
-        path = Path(value).expanduser().resolve()
-        if path.is_dir():
-            raise ConfigError(name, value, "is a folder; give the database file's path")
+        path = _database_file(name, value, value)
         return DatabaseLocation(url=f"sqlite:///{path}", path=path)
     _check_url(name, value)
     return DatabaseLocation(url=value, path=_sqlite_file(name, value))
@@ -171,9 +169,24 @@ def _sqlite_file(name: str, url: str) -> Path | None:
         raise ConfigError(name, mask_password(url), f"not a valid SQLAlchemy URL ({err})") from err
     if not database or database == ":memory:":
         return None
-    path = Path(database).expanduser().resolve()
+    return _database_file(name, mask_password(url), database)
+
+
+def _database_file(name: str, shown: str, given: str) -> Path:
+    """The resolved database file; a folder or a link to nothing is refused.
+
+    The path is resolved so that one database has one name whatever link leads to it; a
+    dangling symlink is refused rather than followed, since opening it would create the file
+    it points at.
+    """
+    unresolved = Path(given).expanduser()
+    path = unresolved.resolve()
     if path.is_dir():
-        raise ConfigError(name, url, "is a folder; give the database file's path")
+        raise ConfigError(name, shown, "is a folder; give the database file's path")
+    if unresolved.is_symlink() and not path.exists():
+        raise ConfigError(
+            name, shown, f"is a symlink to a missing file ({os.readlink(unresolved)})"
+        )
     return path
 
 

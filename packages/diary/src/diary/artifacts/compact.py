@@ -20,6 +20,7 @@ file, removed by the next compaction).
 from __future__ import annotations
 
 import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,7 +125,9 @@ def compact_database(path: str | os.PathLike[str], *, lock_timeout: float = 30.0
             # A connection of this very process is open: swapping the file under it would
             # leave it writing to a file nobody reads any more.
             raise StorageError(f"cannot compact {file}: this process has it open; close it first")
-        temp = file.with_name(f".{file.name}{_TEMP_SUFFIX}")
+        # A database reached through a symlink is rewritten where it lives; the link stays.
+        target = file.resolve()
+        temp = target.with_name(f".{target.name}{_TEMP_SUFFIX}")
         for leftover in (temp, Path(f"{temp}.wal")):
             leftover.unlink(missing_ok=True)
         size_before = file.stat().st_size
@@ -140,9 +143,11 @@ def compact_database(path: str | os.PathLike[str], *, lock_timeout: float = 30.0
                 )
             if Path(f"{temp}.wal").exists():
                 raise StorageError(f"cannot compact {file}: the copy was not checkpointed")
+            # The rewritten file keeps the database's permissions, not the umask's.
+            os.chmod(temp, stat.S_IMODE(target.stat().st_mode))
             _fsync(temp)
-            os.replace(temp, file)
-            _fsync(file.parent)
+            os.replace(temp, target)
+            _fsync(target.parent)
         finally:
             temp.unlink(missing_ok=True)
     finally:

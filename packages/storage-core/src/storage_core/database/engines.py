@@ -39,6 +39,7 @@ from storage_core.database.files import (
     FileKind,
     detect_file_kind,
     foreign_database_error,
+    restrict_new_file,
 )
 from storage_core.database.keeper import (
     DEFAULT_KEEP_OPEN,
@@ -236,10 +237,15 @@ def _open_locked(path: Path, lock_timeout: float, attempt: Callable[[], _T]) -> 
         raise DatabaseLocked(str(path), lock_holder_pid(path), waited) from err
     try:
         remaining = max(lock_timeout - (time.monotonic() - started), 0.0)
-        return _wait_for_lock(path, remaining, attempt, verify_kind=first_hold)
+        creates = first_hold and not os.path.lexists(path)
+        opened = _wait_for_lock(path, remaining, attempt, verify_kind=first_hold)
     except BaseException:
         release_database_lock(path)
         raise
+    if creates:
+        # DuckDB creates the file with the umask's mode (0666 under umask 000).
+        restrict_new_file(path)
+    return opened
 
 
 def create_duckdb_engine(

@@ -9,14 +9,13 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from storage_core.database.files import FileKind
+from storage_core.database.files import FileKind, create_private_file
 from storage_core.database.targets import check_kind, database_path, prepare_dir, resolve_target
 from storage_core.errors import IntegrityError
 
@@ -44,8 +43,9 @@ def create_sqlite_engine(
         url_or_path: a ``sqlite://`` URL or a file path.
         busy_timeout: seconds to wait for another connection's write lock.
         create_dirs: create missing parent directories.
-        file_mode: permission bits for the database file and its ``-wal``/``-shm`` files
-            (e.g. ``0o600``); None leaves them to the umask.
+        file_mode: permission bits of a new database file, which its ``-wal``/``-shm`` files
+            take too (e.g. ``0o600``); the default is ``0o644``. Group and world write are
+            never given, whatever the umask; an existing file keeps its mode.
         **kw: passed on to :func:`sqlalchemy.create_engine`.
 
     Returns:
@@ -59,11 +59,10 @@ def create_sqlite_engine(
     if path is not None:
         check_kind(path, FileKind.SQLITE)
         prepare_dir(path, create_dirs=create_dirs)
-        if file_mode is not None:
-            # SQLite gives -wal and -shm the permissions of the main file, so creating the
-            # main file with the mode up front covers all three.
-            with contextlib.suppress(FileExistsError):
-                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, file_mode))
+        # SQLite gives -wal and -shm the permissions of the main file, so creating the main
+        # file with the mode up front covers all three. An existing file (or a symlink) keeps
+        # the mode it has: nothing is ever chmod-ed, least of all through a link.
+        create_private_file(path, 0o644 if file_mode is None else file_mode)
     engine = sa.create_engine(url, **kw)
     timeout_ms = int(busy_timeout * 1000)
 
@@ -83,8 +82,6 @@ def create_sqlite_engine(
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()
-        if path is not None and file_mode is not None:
-            _apply_mode(path, file_mode)
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -94,15 +91,6 @@ def create_sqlite_engine(
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
-
-
-def _apply_mode(path: Path, mode: int) -> None:
-    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        try:
-            if candidate.stat().st_mode & 0o777 != mode:
-                candidate.chmod(mode)
-        except FileNotFoundError:
-            continue
 
 
 @contextlib.contextmanager
