@@ -244,6 +244,10 @@ def _translate_errors(engine: Engine, where: str) -> None:
         message = str(original)
         if "malformed" in message or "not a database" in message:
             raise _damaged(Path(where), message) from original
+        if "attempt to write a readonly database" in message:
+            from storage_core.errors import ReadOnlyDatabase
+
+            raise ReadOnlyDatabase(where) from original
         if "unable to open" in message or "readonly" in message or "disk I/O" in message:
             raise StorageIOError(where, "use the database", message) from original
 

@@ -20,6 +20,7 @@ __all__ = [
     "InvalidURI",
     "NotFound",
     "PermissionDenied",
+    "ReadOnlyDatabase",
     "SchemaOutOfDate",
     "SchemaTooNew",
     "StorageError",
@@ -221,6 +222,23 @@ class DatabaseDamaged(StorageError):
         super().__init__(
             f"database {path} is damaged or truncated ({detail}); nothing was written to it; "
             "restore it from a backup"
+        )
+
+
+class ReadOnlyDatabase(StorageError, PermissionError):
+    """A write to a database that the user made read-only (its file or its folder).
+
+    Reads of such a database work; its mode is never changed.
+
+    Attributes:
+        path: the file.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"database {path} is read-only: it can be read but not written; nothing was "
+            "changed (give the file and its folder write permission to write to it)"
         )
 
 

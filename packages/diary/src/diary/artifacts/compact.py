@@ -95,7 +95,7 @@ def compact_database(path: str | os.PathLike[str], *, lock_timeout: float = 30.0
             is then left as it was).
     """
     from storage_core.database import FileKind, detect_file_kind, open_duckdb
-    from storage_core.database.files import foreign_database_error
+    from storage_core.database.files import foreign_database_error, is_read_only_file
     from storage_core.database.locks import (
         LockTimeout,
         acquire_database_lock,
@@ -103,6 +103,7 @@ def compact_database(path: str | os.PathLike[str], *, lock_timeout: float = 30.0
         lock_holder_pid,
         release_database_lock,
     )
+    from storage_core.errors import ReadOnlyDatabase
 
     file = Path(path).expanduser().absolute()
     started = time.monotonic()
@@ -116,6 +117,8 @@ def compact_database(path: str | os.PathLike[str], *, lock_timeout: float = 30.0
         raise NotFound("database", str(file))
     if kind is not FileKind.DUCKDB:
         raise foreign_database_error(file, kind, FileKind.DUCKDB)
+    if is_read_only_file(file.resolve()):
+        raise ReadOnlyDatabase(str(file))
     try:
         acquire_database_lock(file, lock_timeout)
     except LockTimeout as err:

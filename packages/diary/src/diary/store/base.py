@@ -138,14 +138,13 @@ def _translated(database: str) -> Iterator[None]:
         detail = str(err.orig).splitlines()[0] if err.orig is not None else str(err)
         raise StorageError(f"constraint violated: {detail}") from err
     except (UnicodeEncodeError, sa.exc.StatementError) as err:
-        # Text the public methods did not check (they all should): never the raw SQL error.
         cause = getattr(err, "orig", err)
-        if not isinstance(cause, UnicodeEncodeError):
+        if isinstance(cause, UnicodeEncodeError):
+            # Text the public methods did not check (they all should): never the raw SQL.
+            bad = cause.object[cause.start : cause.end]
+            raise InvalidValue("text", bad, "not valid UTF-8") from None
+        if not isinstance(err, sa.exc.DBAPIError):
             raise
-        raise InvalidValue(
-            "text", cause.object[cause.start : cause.end], "not valid UTF-8"
-        ) from None
-    except sa.exc.DBAPIError as err:
         from storage_core.database import damaged_database_error
 
         damaged = damaged_database_error(database, err)

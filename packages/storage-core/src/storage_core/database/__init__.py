@@ -19,6 +19,7 @@ from storage_core.database.engines import (
     damaged_database_error,
     open_duckdb,
     raw_duckdb_connection,
+    read_only_database_error,
 )
 from storage_core.database.files import FileKind, describe_file_kind, detect_file_kind
 from storage_core.database.sqlite import create_sqlite_engine
@@ -37,5 +38,6 @@ __all__ = [
     "duckdb_url",
     "open_duckdb",
     "raw_duckdb_connection",
+    "read_only_database_error",
     "sqlite_url",
 ]

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from storage_core.database.engines import open_duckdb
 from storage_core.database.files import FileKind, describe_file_kind, detect_file_kind
 from storage_core.database.targets import database_path
-from storage_core.errors import ForeignDatabase, NotFound, StorageError
+from storage_core.errors import ForeignDatabase, NotFound, PermissionDenied, StorageError
 
 __all__ = ["backup_database"]
 
@@ -60,8 +60,16 @@ def backup_database(
     temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     # The copy holds what the database holds: it gets the database's permissions from the
     # start (a private 0600 database must not gain a 0644 backup through the umask).
-    temp.unlink(missing_ok=True)
-    os.close(os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _mode_of(source)))
+    # It is written as 0600 and takes its final mode before the rename: a read-only 0444
+    # database gives a 0444 backup, which we could not write into if created so.
+    try:
+        temp.unlink(missing_ok=True)
+        flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
+        os.close(os.open(temp, flags, 0o600))
+    except PermissionError:
+        raise PermissionDenied(
+            str(target.parent), "cannot write the backup into this folder (permission denied)"
+        ) from None
     try:
         if kind in (FileKind.SQLITE, FileKind.EMPTY):
             _backup_sqlite(source, temp, busy_timeout)
@@ -72,6 +80,7 @@ def backup_database(
                 str(source), describe_file_kind(kind), "a SQLite or DuckDB database"
             )
         _fsync_file(temp)
+        os.chmod(temp, _mode_of(source))
         os.replace(temp, target)
         _fsync_dir(target.parent)
     finally:
@@ -80,7 +89,8 @@ def backup_database(
 
 
 def _mode_of(source: Path) -> int:
-    return stat.S_IMODE(source.stat().st_mode) & 0o666 or 0o600
+    # The database's own read bits, never group or world write, always the owner's read.
+    return (stat.S_IMODE(source.stat().st_mode) & 0o644) | 0o400
 
 
 def _backup_sqlite(source: Path, temp: Path, busy_timeout: float) -> None:

@@ -39,6 +39,7 @@ from storage_core.database.files import (
     FileKind,
     detect_file_kind,
     foreign_database_error,
+    is_read_only_file,
     restrict_new_file,
 )
 from storage_core.database.keeper import (
@@ -69,6 +70,7 @@ from storage_core.errors import (
     DatabaseLocked,
     ForeignDatabase,
     NotFound,
+    ReadOnlyDatabase,
     StorageError,
 )
 
@@ -82,6 +84,7 @@ __all__ = [
     "duckdb_url",
     "open_duckdb",
     "raw_duckdb_connection",
+    "read_only_database_error",
     "release_kept_connection",
     "sqlite_url",
 ]
@@ -152,6 +155,21 @@ def _wait_for_lock(
 _DAMAGE_MESSAGES = ("Could not read enough bytes", "Corrupt database file", "checksum")
 
 
+# What DuckDB and SQLite say about a write to a file opened (or only openable) read-only.
+_READ_ONLY_MESSAGES = ("attached in read-only mode", "attempt to write a readonly database")
+
+
+def read_only_database_error(
+    path: str | os.PathLike[str], err: BaseException
+) -> ReadOnlyDatabase | None:
+    """The :class:`~storage_core.errors.ReadOnlyDatabase` error for a write that the engine
+    refused because the database is read-only, else None."""
+    original = getattr(err, "orig", None) or err
+    if not any(marker in str(original) for marker in _READ_ONLY_MESSAGES):
+        return None
+    return ReadOnlyDatabase(str(path))
+
+
 def damaged_database_error(path: str | os.PathLike[str], err: BaseException) -> StorageError | None:
     """The :class:`~storage_core.errors.DatabaseDamaged` error for a DuckDB error that says
     the file is truncated or damaged (raised on open or by any later query), else None.
@@ -160,6 +178,9 @@ def damaged_database_error(path: str | os.PathLike[str], err: BaseException) -> 
         path: the database file.
         err: the DuckDB error, or SQLAlchemy's wrapper of it.
     """
+    read_only = read_only_database_error(path, err)
+    if read_only is not None:
+        return read_only
     original = getattr(err, "orig", None) or err
     if not isinstance(original, duckdb.Error):
         return None
@@ -219,12 +240,18 @@ def open_duckdb(
             release_database_lock(file)
 
 
-def _open_locked(path: Path, lock_timeout: float, attempt: Callable[[], _T]) -> _T:
+def _open_locked(
+    path: Path, lock_timeout: float, attempt: Callable[[], _T], *, read_only: bool = False
+) -> _T:
     """Take the database lock (see :mod:`storage_core.database.locks`), then open the file.
 
-    On success the caller owns one hold on the lock and must release it after closing.
+    On success the caller owns one hold on the lock and must release it after closing. A
+    read-only open in a folder where no lock file can be made goes without the lock: nobody
+    who cannot write there can write the database either.
     """
     started = time.monotonic()
+    if read_only and not _lock_possible(path):
+        return _wait_for_lock(path, lock_timeout, attempt)
     # Reading the header opens and closes the file, which would drop DuckDB's own fcntl lock
     # if another thread of this process has the file open: check only on the first hold.
     first_hold = not database_lock(path).is_locked
@@ -246,6 +273,13 @@ def _open_locked(path: Path, lock_timeout: float, attempt: Callable[[], _T]) -> 
         # DuckDB creates the file with the umask's mode (0666 under umask 000).
         restrict_new_file(path)
     return opened
+
+
+def _lock_possible(path: Path) -> bool:
+    from storage_core.database.locks import lock_path
+
+    lock = lock_path(path)
+    return os.access(lock, os.W_OK) if lock.exists() else os.access(lock.parent, os.W_OK)
 
 
 def create_duckdb_engine(
@@ -292,6 +326,10 @@ def create_duckdb_engine(
             check_kind(path, FileKind.DUCKDB)
         prepare_dir(path, create_dirs=create_dirs)
     connect_args = dict(kw.pop("connect_args", {}))
+    if path is not None and is_read_only_file(path):
+        # A database the user made read-only stays so: reads work, writes fail with an error
+        # that says why (see _translate_duckdb_error), and the file's mode is never changed.
+        read_only = True
     if read_only:
         connect_args["read_only"] = True
     kw.setdefault("poolclass", NullPool)
@@ -322,7 +360,7 @@ def create_duckdb_engine(
             # Every connection of this process to the file holds the lock: none held means
             # this connection creates DuckDB's database instance.
             opens_file = not database_lock(db_path).is_locked
-            conn = _open_locked(db_path, lock_timeout, connect)
+            conn = _open_locked(db_path, lock_timeout, connect, read_only=read_only)
             if opens_file and settings:
                 try:
                     for name, value in settings.items():

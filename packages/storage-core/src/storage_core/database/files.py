@@ -20,6 +20,7 @@ __all__ = [
     "describe_file_kind",
     "detect_file_kind",
     "foreign_database_error",
+    "is_read_only_file",
     "restrict_new_file",
     "special_file_kind",
 ]
@@ -159,3 +160,11 @@ def foreign_database_error(path: Path, kind: FileKind, expected: FileKind) -> Fo
         f"a {describe_file_kind(expected)}",
         hint="check the path, or move the file away to start a new database",
     )
+
+
+def is_read_only_file(path: Path) -> bool:
+    """Whether ``path`` is an existing database this process may read but not write: the file
+    is read-only, or its folder is (both engines write a log beside the file)."""
+    if not path.is_file() or not os.access(path, os.R_OK):
+        return False
+    return not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK)

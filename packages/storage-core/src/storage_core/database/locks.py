@@ -85,8 +85,10 @@ def database_lock(database: str | os.PathLike[str]) -> FileLock:
 def _mode_like(database: Path) -> int:
     # Whoever may open the database must be able to take its lock, and nobody else needs to:
     # the lock file gets the database's read/write bits (a private 0600 file, a private lock).
+    # The owner always needs read and write to lock at all (filelock refuses less), even
+    # for a read-only database; nobody else ever gets write.
     try:
-        return stat.S_IMODE(database.stat().st_mode) & 0o666 or 0o600
+        return (stat.S_IMODE(database.stat().st_mode) & 0o644) | 0o600
     except OSError:
         return 0o644
 

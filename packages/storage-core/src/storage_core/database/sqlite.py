@@ -9,13 +9,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from storage_core.database.files import FileKind, create_private_file
+from storage_core.database.files import FileKind, create_private_file, is_read_only_file
 from storage_core.database.targets import check_kind, database_path, prepare_dir, resolve_target
 from storage_core.errors import IntegrityError
 
@@ -63,6 +64,9 @@ def create_sqlite_engine(
         # file with the mode up front covers all three. An existing file (or a symlink) keeps
         # the mode it has: nothing is ever chmod-ed, least of all through a link.
         create_private_file(path, 0o644 if file_mode is None else file_mode)
+    read_only = path is not None and is_read_only_file(path)
+    if read_only and path is not None:
+        url = _read_only_url(url, path)
     engine = sa.create_engine(url, **kw)
     timeout_ms = int(busy_timeout * 1000)
 
@@ -76,7 +80,7 @@ def create_sqlite_engine(
         try:
             # busy_timeout first: switching to WAL needs a lock another process may hold.
             cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
-            if path is not None:
+            if path is not None and not read_only:
                 cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
@@ -91,6 +95,18 @@ def create_sqlite_engine(
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _read_only_url(url: URL, path: Path) -> URL:
+    """A URL that opens a database the user made read-only without writing anything beside it.
+
+    ``mode=ro`` refuses every write (the engine reports it as read-only); without a log
+    beside the file nobody is writing it, and ``immutable=1`` then keeps SQLite from creating
+    ``-wal``/``-shm`` files, so a read leaves the folder exactly as it was.
+    """
+    busy = any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-journal"))
+    query = {"mode": "ro", "uri": "true", **({} if busy else {"immutable": "1"})}
+    return url.set(database=f"file:{path}").update_query_dict(query)
 
 
 @contextlib.contextmanager
