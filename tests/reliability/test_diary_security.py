@@ -215,3 +215,61 @@ def test_diary_nothing_is_written_outside_the_roots(diary_sandbox: DiarySandbox)
     ]
     assert stray == []
     assert not Path("/tmp/absolute.txt").exists()
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        f"http://{ACCESS}:{SECRET.replace('/', '%2F')}@127.0.0.1:9",
+        f"https://{ACCESS}@s3.example.com",
+        f"http://:{SECRET.replace('/', '%2F').replace('+', '%2B')}@127.0.0.1:9000/",
+    ],
+    ids=["user-and-password", "user-only", "password-only"],
+)
+def test_diary_credentials_in_the_endpoint_url_are_refused_and_never_shown(
+    diary_sandbox: DiarySandbox, endpoint: str
+) -> None:
+    settings = {
+        "DEARDIARY_ARTIFACT_BACKEND": "s3",
+        "DEARDIARY_ARTIFACT_S3_BUCKET": "bucket",
+        "DEARDIARY_ARTIFACT_S3_ENDPOINT": endpoint,
+    }
+    (diary_sandbox.root / "w.bin").write_bytes(b"w")
+    shown = endpoint.split("://")[0] + "://***@" + endpoint.split("@", 1)[1]
+    for debug in ((), ("--debug",)):
+        for args in (
+            ("project", "list"),
+            ("artifact", "put", "x", "w.bin"),
+            ("artifact", "verify"),
+        ):
+            result = run_cli(diary_sandbox, *debug, *args, **settings)
+            assert result.returncode == 1, args
+            assert result.stderr.splitlines()[-1] == (
+                "storage_core.errors.ConfigError: " if debug else "Error: "
+            ) + (
+                f"invalid DEARDIARY_ARTIFACT_S3_ENDPOINT={shown!r}: credentials do not belong in "
+                "the endpoint URL; set them in DEARDIARY_ARTIFACT_S3_ACCESS_KEY and "
+                "DEARDIARY_ARTIFACT_S3_SECRET_KEY"
+            )
+            _no_secret(result.stdout, result.stderr)
+    assert not diary_sandbox.db.exists()
+
+
+def test_diary_urls_logged_at_debug_lose_their_userinfo(
+    diary_sandbox: DiarySandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    from storage_core.blobs.redaction import RedactingFilter, redact_userinfo
+
+    encoded = SECRET.replace("/", "%2F").replace("+", "%2B")  # as a URL carries it
+    assert redact_userinfo(f"GET http://{ACCESS}:{encoded}@h:9/b?x=1 then s3://k@b/o") == (
+        "GET http://***@h:9/b?x=1 then s3://***@b/o"
+    )
+    assert redact_userinfo("postgresql+psycopg://u:p@db/x") == "postgresql+psycopg://***@db/x"
+    assert (
+        redact_userinfo("no url, a@b.c and http://host/p@q") == "no url, a@b.c and http://host/p@q"
+    )
+    record = logging.LogRecord(
+        "any", logging.DEBUG, __file__, 1, "to %s", (f"http://{ACCESS}@h",), None
+    )
+    assert RedactingFilter().filter(record)
+    assert record.getMessage() == "to http://***@h"

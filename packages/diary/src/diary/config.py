@@ -221,6 +221,8 @@ def _bucket(name: str, raw: str) -> str:
 def _endpoint(name: str, raw: str) -> str:
     from urllib.parse import urlsplit
 
+    from storage_core.blobs.redaction import redact_userinfo
+
     try:
         parts = urlsplit(raw)
         valid = parts.scheme in ("http", "https") and bool(parts.hostname)
@@ -228,7 +230,18 @@ def _endpoint(name: str, raw: str) -> str:
     except ValueError:
         valid = False
     if not valid:
-        raise ConfigError(name, raw, "expected an http:// or https:// URL such as http://host:9000")
+        shown = redact_userinfo(raw)
+        raise ConfigError(
+            name, shown, "expected an http:// or https:// URL such as http://host:9000"
+        )
+    if parts.username is not None or parts.password is not None:
+        # A URL is printed, logged and stored in too many places to carry a secret.
+        raise ConfigError(
+            name,
+            redact_userinfo(raw),
+            "credentials do not belong in the endpoint URL; set them in "
+            "DEARDIARY_ARTIFACT_S3_ACCESS_KEY and DEARDIARY_ARTIFACT_S3_SECRET_KEY",
+        )
     return raw
 
 

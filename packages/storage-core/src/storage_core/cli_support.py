@@ -100,6 +100,13 @@ def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> bool
     if value:
         ctx.meta[_DEBUG_KEY] = True
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+        from storage_core.blobs.redaction import RedactingFilter, install_redaction
+
+        # Whatever logs a URL at DEBUG (a database URL, an endpoint), its userinfo is shown
+        # as ***: the filter sits on the handler, so every logger's records pass it.
+        install_redaction()
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(RedactingFilter())
     return value
 
 

@@ -13,9 +13,17 @@ changes no level: it only scrubs what those loggers already emit.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
-__all__ = ["VENDOR_LOGGERS", "redact", "register_secrets"]
+__all__ = [
+    "VENDOR_LOGGERS",
+    "RedactingFilter",
+    "install_redaction",
+    "redact",
+    "redact_userinfo",
+    "register_secrets",
+]
 
 #: The loggers that emit request headers, response bodies or credentials at DEBUG.
 VENDOR_LOGGERS = (
@@ -38,17 +46,26 @@ _LOCK = threading.Lock()
 _installed = False
 
 
+# The userinfo of any URL in a text: scheme://user:password@host -> scheme://***@host.
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]+@")
+
+
+def redact_userinfo(text: str) -> str:
+    """``text`` with the user and password of every URL in it replaced by ``***``."""
+    return _USERINFO.sub(r"\g<scheme>***@", text)
+
+
 def redact(text: str) -> str:
-    """``text`` with every registered secret replaced by ``***``."""
+    """``text`` with every registered secret, and the userinfo of every URL, replaced by ``***``."""
     for secret in sorted(_SECRETS, key=len, reverse=True):
         text = text.replace(secret, "***")
-    return text
+    return redact_userinfo(text)
 
 
-class _RedactingFilter(logging.Filter):
+class RedactingFilter(logging.Filter):
+    """Rewrites a record's message (and traceback) with secrets and URL userinfo redacted."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if not _SECRETS:
-            return True
         try:
             message = record.getMessage()
         except Exception:  # a malformed record: leave it to logging's own error handling
@@ -66,13 +83,18 @@ class _RedactingFilter(logging.Filter):
 
 def register_secrets(*secrets: str | None) -> None:
     """Add values that must never appear in the vendor loggers' records (empty ones ignored)."""
-    global _installed
     values = {secret for secret in secrets if secret}
-    if not values:
-        return
     with _LOCK:
         _SECRETS.update(values)
+    install_redaction()
+
+
+def install_redaction() -> None:
+    """Put the redacting filter on the vendor loggers (once): URLs lose their userinfo, and
+    registered secrets are replaced, in every record they emit."""
+    global _installed
+    with _LOCK:
         if not _installed:
             for name in VENDOR_LOGGERS:
-                logging.getLogger(name).addFilter(_RedactingFilter())
+                logging.getLogger(name).addFilter(RedactingFilter())
             _installed = True
