@@ -31,7 +31,7 @@ from click.testing import CliRunner
 from buildlog.backends.resolve import resolve_backend
 from buildlog.backends.sqlite import SQLiteBackend
 from buildlog.cli import cli
-from buildlog.export import export_bundle
+from buildlog.export import export_bundle, manifest_checksum
 from buildlog.operations import add_learning, record_reward, start_experiment
 from storage_core.errors import StorageError
 
@@ -72,8 +72,13 @@ class Case:
         hashes = manifest["sha256"]
         assert isinstance(hashes, dict)
         hashes[filename] = hashlib.sha256(content).hexdigest()
-        (self.bundle / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        self.write_manifest(manifest)
         return path
+
+    def write_manifest(self, manifest: dict[str, object]) -> None:
+        """Write a changed manifest with its own checksum redone (a consistent forgery)."""
+        manifest["manifest_sha256"] = manifest_checksum(manifest)
+        (self.bundle / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
 
 def _backend(root: Path) -> SQLiteBackend:
@@ -183,7 +188,7 @@ def _escape_manifest(case: Case) -> None:
     hashes = manifest["sha256"]
     assert isinstance(hashes, dict)
     hashes["../widgets/secret.txt"] = "0" * 64
-    (case.bundle / "manifest.json").write_text(json.dumps(manifest))
+    case.write_manifest(manifest)
 
 
 def _garble_manifest(case: Case) -> None:
@@ -195,7 +200,7 @@ def _unknown_table(case: Case) -> None:
     tables = manifest["tables"]
     assert isinstance(tables, dict)
     tables["secrets"] = 1
-    (case.bundle / "manifest.json").write_text(json.dumps(manifest))
+    case.write_manifest(manifest)
 
 
 def _empty_bundle(case: Case) -> None:

@@ -355,3 +355,57 @@ def test_no_command_shows_another_projects_records(tmp_path: Path) -> None:
     rewards = [json.loads(line) for line in lines]
     assert {r["project_id"] for r in rewards} == {alpha_id, beta_id}
     assert sorted(r["notes"] for r in rewards) == ["note-XYLO", "note-ZORK"]
+
+
+def test_import_never_writes_into_another_project(tmp_path: Path) -> None:
+    """An export is imported into the project it belongs to; another project's records need
+    --all-projects, and an edited manifest fails the integrity check."""
+    from buildlog.export import manifest_checksum
+
+    alpha = git_repo(tmp_path / "alpha", "https://github.com/acme/alpha.git")
+    beta = git_repo(tmp_path / "beta", "https://github.com/acme/beta.git")
+    _populate(alpha, "XYLO")
+    _populate(beta, "ZORK")
+    alpha_id, beta_id = identify_project(alpha).id, identify_project(beta).id
+    out = tmp_path / "beta-export"
+    _cli(beta, ["export", "-o", str(out)])
+    db = current_isolation().db
+
+    def rows() -> dict[str, list[str]]:
+        import sqlite3
+
+        with sqlite3.connect(db) as conn:
+            found = conn.execute("SELECT project_id, notes FROM reward_events ORDER BY 1, 2")
+            grouped: dict[str, list[str]] = {}
+            for project_id, notes in found.fetchall():
+                grouped.setdefault(project_id, []).append(notes)
+            return grouped
+
+    before = rows()
+    assert before == {alpha_id: ["note-XYLO"], beta_id: ["note-ZORK"]}
+    # 1. Beta's export relabelled as alpha's by hand: the manifest's own checksum fails.
+    manifest = json.loads((out / "manifest.json").read_text())
+    forged = {**manifest, "project_id": alpha_id}
+    (out / "manifest.json").write_text(json.dumps(forged, indent=2))
+    tampered = CliRunner().invoke(cli, ["--project-root", str(beta), "import", str(out)])
+    assert tampered.exit_code == 1
+    assert tampered.stderr.startswith(f"Error: sha256 mismatch for {out / 'manifest.json'}: ")
+    # 2. A consistent forgery (checksum redone) still cannot write into alpha from beta
+    #    without --all-projects, the flag that exporting another project's records needs.
+    forged["manifest_sha256"] = manifest_checksum(forged)
+    (out / "manifest.json").write_text(json.dumps(forged, indent=2))
+    refused = CliRunner().invoke(cli, ["--project-root", str(beta), "import", str(out)])
+    assert (refused.exit_code, refused.stderr) == (
+        1,
+        f"Error: project {alpha_id} is not this project ({beta_id}); add --all-projects to "
+        "import another project's records\n",
+    )
+    assert rows() == before
+    # 3. As exported, it goes back into its own project (idempotent); with --all-projects it
+    #    can be restored from anywhere, and its rows keep their project.
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    assert "already present" in _cli(beta, ["import", str(out)])
+    refused = CliRunner().invoke(cli, ["--project-root", str(alpha), "import", str(out)])
+    assert refused.exit_code == 1
+    assert "already present" in _cli(alpha, ["import", "--all-projects", str(out)])
+    assert rows() == before

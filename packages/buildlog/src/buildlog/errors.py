@@ -137,10 +137,10 @@ class OtherProject(StorageError, PermissionError):
         current: the current project's id.
     """
 
-    def __init__(self, project_id: str, current: str) -> None:
+    def __init__(self, project_id: str, current: str, action: str = "export") -> None:
         self.project_id = project_id
         self.current = current
         super().__init__(
             f"project {project_id} is not this project ({current}); add --all-projects to "
-            "export another project's records"
+            f"{action} another project's records"
         )

@@ -160,6 +160,13 @@ def _mode_to_keep(target: Path) -> int | None:
         return None
 
 
+def manifest_checksum(manifest: dict[str, Any]) -> str:
+    """SHA-256 of a manifest's canonical JSON, without its own ``manifest_sha256`` field."""
+    body = {key: value for key, value in manifest.items() if key != "manifest_sha256"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 class _HashingWriter:
     """Writes lines to a temporary file, counting and hashing them; renamed on commit."""
 
@@ -394,6 +401,9 @@ def export_bundle(
         "sha256": hashes,
         "projects": _projects(engine, ids),
     }
+    # The manifest is covered too: its own checksum is over everything else it says (the
+    # project it belongs to included), so an edited manifest fails the import's check.
+    result.manifest["manifest_sha256"] = manifest_checksum(result.manifest)
     manifest = _HashingWriter(output / MANIFEST)
     manifest.handle.write((json.dumps(result.manifest, indent=2) + "\n").encode("utf-8"))
     manifest.commit()

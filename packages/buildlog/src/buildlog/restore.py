@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from buildlog.errors import ExportError, InvalidRecord, UnknownTable
-from buildlog.export import BATCH, MANIFEST, TABLES, TableSpec, table_spec
+from buildlog.export import BATCH, MANIFEST, TABLES, TableSpec, manifest_checksum, table_spec
 from buildlog.records import RecordError, parse_record
 from storage_core.errors import IntegrityError
 
@@ -86,6 +86,12 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     hashes = manifest.get("sha256")
     if not isinstance(hashes, dict):
         raise ExportError(path, "the manifest has no 'sha256' checksums; cannot verify the export")
+    recorded = manifest.get("manifest_sha256")
+    if not isinstance(recorded, str):
+        raise ExportError(path, "the manifest has no 'manifest_sha256'; cannot verify it")
+    actual = manifest_checksum(manifest)
+    if actual != recorded:
+        raise IntegrityError(str(path), recorded, actual)
     for name, count in manifest["tables"].items():
         try:
             spec = table_spec(name)

@@ -232,15 +232,30 @@ def _current_revision(engine: Any) -> str | None:
 
 @click.command("import")
 @click.argument("folder", type=click.Path(path_type=Path))
+@click.option(
+    "--all-projects",
+    is_flag=True,
+    help="Also import records of other projects (an export made with --all-projects).",
+)
 @json_option
 @pass_state
-def import_cmd(state: CliState, folder: Path, as_json: bool) -> None:
-    """Restore an export folder into the database (idempotent; checksums verified first)."""
+def import_cmd(state: CliState, folder: Path, all_projects: bool, as_json: bool) -> None:
+    """Restore an export folder into the database (idempotent; checksums verified first).
+
+    Only the current project's records are imported unless --all-projects is given, as
+    exporting another project's records needs it.
+    """
+    from buildlog.errors import OtherProject
     from buildlog.restore import check_bundle, import_bundle
 
     # The whole export is checked before the database is even opened: a bad one changes
     # nothing, not even the registry.
     bundle = check_bundle(folder.resolve())
+    if not all_projects:
+        current = resolve(state).identity.id
+        others = sorted(bundle.owners - {current})
+        if others:
+            raise OtherProject(others[0], current, action="import")
     engine = resolve_sqlite(state, "import").engine
     result = import_bundle(engine, bundle.folder, bundle=bundle)
     if as_json:
