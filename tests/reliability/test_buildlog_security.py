@@ -409,3 +409,38 @@ def test_import_never_writes_into_another_project(tmp_path: Path) -> None:
     assert refused.exit_code == 1
     assert "already present" in _cli(alpha, ["import", "--all-projects", str(out)])
     assert rows() == before
+
+
+@pytest.mark.parametrize("link", ["folder", "file"])
+def test_legacy_files_outside_the_project_are_never_read_or_renamed(
+    tmp_path: Path, link: str
+) -> None:
+    alpha = git_repo(tmp_path / "alpha", "https://github.com/acme/alpha.git")
+    beta = git_repo(tmp_path / "beta", "https://github.com/acme/beta.git")
+    (alpha / ".buildlog").mkdir()
+    (alpha / ".buildlog" / "reward_events.jsonl").write_text(
+        '{"id": "rew-alpha", "timestamp": "2026-01-01T00:00:00+00:00", "outcome": "accepted", '
+        '"reward_value": 1.0, "notes": "ALPHA-ONLY"}\n'
+    )
+    if link == "folder":
+        (beta / ".buildlog").symlink_to(alpha / ".buildlog")
+        shown = beta / ".buildlog"
+    else:
+        (beta / ".buildlog").mkdir()
+        shown = beta / ".buildlog" / "reward_events.jsonl"
+        shown.symlink_to(alpha / ".buildlog" / "reward_events.jsonl")
+    before = {p.name: p.read_bytes() for p in (alpha / ".buildlog").iterdir()}
+    message = (
+        f"{shown} leads outside the project ({beta.resolve()}) to "
+        f"{(alpha / '.buildlog' / ('' if link == 'folder' else 'reward_events.jsonl')).resolve()}"
+    ).rstrip("/")
+    for args in (["migrate"], ["migrate", "--buildlog-dir", str(beta)]):
+        refused = CliRunner().invoke(cli, ["--project-root", str(beta), *args])
+        assert refused.exit_code == 1, args
+        assert refused.stderr.startswith(f"Error: {message}; buildlog neither reads"), args
+    # Other commands go on without those files, and say why.
+    listed = CliRunner().invoke(cli, ["--project-root", str(beta), "rewards", "--json"])
+    assert (listed.exit_code, json.loads(listed.stdout)) == (0, [])
+    assert f"buildlog: ignored legacy files: {message}" in listed.stderr
+    assert "ALPHA-ONLY" not in listed.stdout
+    assert {p.name: p.read_bytes() for p in (alpha / ".buildlog").iterdir()} == before

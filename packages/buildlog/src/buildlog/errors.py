@@ -144,3 +144,26 @@ class OtherProject(StorageError, PermissionError):
             f"project {project_id} is not this project ({current}); add --all-projects to "
             f"{action} another project's records"
         )
+
+
+class OutsideProject(StorageError, PermissionError):
+    """A legacy folder or file of a project resolves (through a symlink) outside the project.
+
+    Its records belong to whatever the link points at, not to this project: they are neither
+    read nor migrated, and nothing there is renamed.
+
+    Attributes:
+        path: the path inside the project.
+        target: where it resolves to.
+        root: the project root (or the given buildlog folder).
+    """
+
+    def __init__(self, path: str, target: str, root: str) -> None:
+        self.path = path
+        self.target = target
+        self.root = root
+        super().__init__(
+            f"{path} leads outside the project ({root}) to {target}; buildlog neither reads "
+            "nor migrates legacy files through such a link: replace the link with a copy, or "
+            "run buildlog in the project the files belong to"
+        )

@@ -115,6 +115,20 @@ class LegacyLayout:
             found.insert(IMPORT_ORDER.index(BANDIT_FILE), self.bandit_file)
         return found
 
+    def require_inside(self, root: Path) -> None:
+        """Refuse a layout whose folder or files lead out of ``root`` through a symlink.
+
+        Raises:
+            OutsideProject: the ``.buildlog`` folder, a data file or the bandit file resolves
+                outside ``root`` (a resolved path).
+        """
+        from buildlog.errors import OutsideProject
+
+        for path in (self.buildlog_dir, self.data_dir, *self.pending_files()):
+            target = path.resolve()
+            if target != root and not target.is_relative_to(root):
+                raise OutsideProject(str(path), str(target), str(root))
+
     def archived_files(self) -> list[Path]:
         """Files already imported and renamed ``*.migrated[.N]``."""
         folders = [self.data_dir, self.buildlog_dir]
@@ -151,7 +165,9 @@ def layout_for(buildlog_dir: Path | str) -> LegacyLayout:
     if not folder.is_dir():
         problem = "is a file, not a folder" if folder.exists() else "does not exist"
         raise NotFound("buildlog folder", str(folder), f"buildlog folder {folder} {problem}")
-    return LegacyLayout(folder)
+    layout = LegacyLayout(folder)
+    layout.require_inside(folder)
+    return layout
 
 
 def find_layout(root: Path | str) -> LegacyLayout | None:
@@ -160,10 +176,12 @@ def find_layout(root: Path | str) -> LegacyLayout | None:
     Returns:
         The first layout with pending data files, else None.
     """
-    resolved = Path(root).expanduser().resolve()
+    given = Path(root).expanduser().absolute()
+    resolved = given.resolve()
     for folder in (resolved, resolved / "buildlog"):
         layout = LegacyLayout(folder)
         if layout.pending_files():
+            layout.require_inside(resolved)
             return layout
     return None
 

@@ -18,6 +18,7 @@ from typing import Literal
 
 from buildlog.backends.legacy import LegacyBackend
 from buildlog.backends.protocol import StorageBackend
+from buildlog.errors import OutsideProject
 from buildlog.legacy import LegacyLayout, find_layout
 from buildlog.paths import DatabaseLocation, database_location
 from buildlog.project import ProjectIdentity, identify_project
@@ -72,7 +73,13 @@ def resolve_backend(
     """
     identity = identity or identify_project(project_root)
     location = database_location(db)
-    layout = find_layout(identity.path)
+    outside: OutsideProject | None = None
+    try:
+        layout = find_layout(identity.path)
+    except OutsideProject as err:
+        # Never read another project's files as this one's: go on as if there were none, and
+        # say why (`buildlog migrate` refuses them with the same message).
+        layout, outside = None, err
     if not location.exists() and layout is not None:
         logger.debug("no database at %s; reading legacy files in %s", location.display(), layout)
         return Resolution(LegacyBackend(layout, identity), 3, identity, location, layout)
@@ -84,6 +91,8 @@ def resolve_backend(
     existed = location.exists()
     engine, status = open_engine(location)
     notices: list[str] = []
+    if outside is not None:
+        notices.insert(0, f"ignored legacy files: {outside}")
     if status.action == "adopted":
         notices.append(
             f"adopted the original buildlog database {location.display()} (backup: {status.backup})"
