@@ -469,6 +469,42 @@ CLI_CASES: list[tuple[str, Setup, str]] = [
         "'reward_value' must be a finite number, got nan)",
     ),
     (
+        "legacy-impossible-timestamp",
+        _legacy(
+            "reward_events.jsonl",
+            json.dumps(
+                {**REWARD, "reward_value": 1.0, "timestamp": "9999-99-99T99:99:99"}
+            ).encode(),
+        ),
+        f"1 malformed line in {DATA}/reward_events.jsonl (first: line 1: field 'timestamp' is "
+        "not an ISO 8601 timestamp: '9999-99-99T99:99:99')",
+    ),
+    (
+        "legacy-timestamp-without-offset",
+        _legacy(
+            "sessions.jsonl",
+            b'{"id": "session-1", "started_at": "2026-02-05T14:30:12.123456"}\n',
+        ),
+        f"1 malformed line in {DATA}/sessions.jsonl (first: line 1: field 'started_at' has no "
+        "UTC offset: '2026-02-05T14:30:12.123456' (the original writes e.g. "
+        "2026-02-05T14:45:00.123456+00:00))",
+    ),
+    (
+        "legacy-unknown-outcome",
+        _legacy(
+            "reward_events.jsonl",
+            json.dumps({**REWARD, "reward_value": 1.0, "outcome": "bogus"}).encode(),
+        ),
+        f"1 malformed line in {DATA}/reward_events.jsonl (first: line 1: field 'outcome' is "
+        "'bogus'; expected one of accepted, revision, rejected)",
+    ),
+    (
+        "legacy-reward-out-of-range",
+        _legacy("reward_events.jsonl", json.dumps({**REWARD, "reward_value": -5}).encode()),
+        f"1 malformed line in {DATA}/reward_events.jsonl (first: line 1: field "
+        "'reward_value' is -5.0; expected a number from 0 to 1)",
+    ),
+    (
         "legacy-lone-surrogate",
         _legacy(
             "posterior_snapshots.jsonl",

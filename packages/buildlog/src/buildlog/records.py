@@ -14,6 +14,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from storage_core.errors import StorageError
@@ -304,7 +305,60 @@ def parse_record(cls: type[R], data: object) -> R:
                 raise RecordError(f"missing required field {name!r}")
             continue
         values[name] = _coerce(kind, name, value)
-    return cls(**values)
+    record = cls(**values)
+    _check_meaning(record)
+    return record
+
+
+#: The outcomes the original tool writes (it has no CHECK, but writes no other).
+OUTCOMES = ("accepted", "revision", "rejected")
+
+# Timestamps the original writes as ``datetime.now(timezone.utc).isoformat()``: an offset is
+# part of the format. (Skill decisions are not here: the original's renderer writes naive
+# local times for them.)
+_AWARE_TIMESTAMPS: dict[str, tuple[str, ...]] = {
+    "RewardEvent": ("timestamp",),
+    "Session": ("started_at", "ended_at"),
+    "Mistake": ("timestamp",),
+    "ReviewHistoryEntry": ("timestamp",),
+    "PosteriorSnapshot": ("timestamp",),
+    "BanditArm": ("updated_at",),
+}
+
+
+def _check_meaning(record: object) -> None:
+    """Judge field values against the original tool's formats, beyond their JSON types.
+
+    Raises:
+        RecordError: a timestamp that is no date (or lacks the offset the original always
+            writes), an outcome the original never writes, a reward value outside 0..1.
+    """
+    kind = type(record).__name__
+    for name in _AWARE_TIMESTAMPS.get(kind, ()):
+        value = getattr(record, name)
+        if value is not None:
+            _require_aware_timestamp(name, value)
+    if isinstance(record, RewardEvent):
+        if record.outcome not in OUTCOMES:
+            raise RecordError(
+                f"field 'outcome' is {record.outcome!r}; expected one of {', '.join(OUTCOMES)}"
+            )
+        if not 0.0 <= record.reward_value <= 1.0:
+            raise RecordError(
+                f"field 'reward_value' is {record.reward_value!r}; expected a number from 0 to 1"
+            )
+
+
+def _require_aware_timestamp(name: str, value: str) -> None:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise RecordError(f"field {name!r} is not an ISO 8601 timestamp: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise RecordError(
+            f"field {name!r} has no UTC offset: {value!r} (the original writes e.g. "
+            "2026-02-05T14:45:00.123456+00:00)"
+        )
 
 
 def field_kinds(cls: type[Any]) -> tuple[tuple[str, Kind, bool], ...]:
