@@ -242,6 +242,11 @@ def _translate_errors(engine: Engine, where: str) -> None:
         if not isinstance(original, sqlite3.Error) or isinstance(original, sqlite3.IntegrityError):
             return
         message = str(original)
+        from storage_core.errors import disk_full_error
+
+        full = disk_full_error(original, where)
+        if full is not None:
+            raise full from original
         if "malformed" in message or "not a database" in message:
             raise _damaged(Path(where), message) from original
         if "attempt to write a readonly database" in message:

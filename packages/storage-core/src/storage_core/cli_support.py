@@ -22,7 +22,7 @@ from uuid import UUID
 
 import click
 
-from storage_core.errors import StorageError
+from storage_core.errors import StorageError, disk_full_error
 
 __all__ = [
     "PIPE_CLOSED_STATUS",
@@ -58,7 +58,7 @@ class ErrorBoundaryGroup(click.Group):
         if ctx.parent is not None:
             return super().invoke(ctx)
         try:
-            return super().invoke(ctx)
+            return self._invoke_reporting_full_disks(ctx)
         except (click.exceptions.Exit, click.Abort, click.ClickException):
             raise
         except BrokenPipeError:
@@ -80,6 +80,19 @@ class ErrorBoundaryGroup(click.Group):
             raise click.ClickException(
                 f"internal error ({type(err).__name__}): {detail}; rerun with --debug for details"
             ) from err
+
+    def _invoke_reporting_full_disks(self, ctx: click.Context) -> Any:
+        # A full disk surfaces in many guises (DuckDB's "transaction is aborted", SQLite's
+        # OperationalError, an IOException): whatever the layer, say that the disk is full.
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.Abort, click.ClickException, BrokenPipeError):
+            raise
+        except Exception as err:
+            full = disk_full_error(err)
+            if full is None or full is err or ctx.meta.get(_DEBUG_KEY):
+                raise
+            raise full from err
 
 
 # What a shell reports for a process that SIGPIPE ended (128 + 13), as for `yes | head -1`.

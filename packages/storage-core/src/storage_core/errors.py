@@ -9,12 +9,16 @@ DuckDB) are never leaked: they are translated and kept as ``__cause__``.
 
 from __future__ import annotations
 
+import errno
+import re
+
 __all__ = [
     "AlreadyExists",
     "BackendUnavailable",
     "ConfigError",
     "DatabaseDamaged",
     "DatabaseLocked",
+    "DiskFull",
     "ForeignDatabase",
     "IntegrityError",
     "InvalidURI",
@@ -26,6 +30,7 @@ __all__ = [
     "StorageError",
     "StorageFormatTooNew",
     "StorageIOError",
+    "disk_full_error",
 ]
 
 
@@ -293,3 +298,75 @@ class StorageIOError(StorageError):
         self.operation = operation
         self.reason = reason
         super().__init__(f"cannot {operation} {uri}: {reason}")
+
+
+class DiskFull(StorageError, OSError):
+    """A write failed because the disk (or the user's quota) is full.
+
+    Every write path is one transaction or writes a temporary file that is renamed at the
+    end, so the failed command stored nothing and everything stored before is intact.
+
+    Attributes:
+        path: the file that could not be written (or the database it belongs to).
+        detail: what the system or the database library said, in one line.
+    """
+
+    def __init__(self, path: str, detail: str = "No space left on device") -> None:
+        self.path = path
+        self.detail = detail
+        super().__init__(
+            f"the disk is full: could not write {path} ({detail}); nothing of this command "
+            "was stored and everything stored before is kept; free some space and run it again"
+        )
+
+
+_DISK_FULL_TEXT = ("No space left on device", "database or disk is full", "Disk quota exceeded")
+_WRITE_TARGET = re.compile(r'(?:write|extend|open|create) file "([^"]+)"')
+
+
+def disk_full_error(err: BaseException, where: str | None = None) -> DiskFull | None:
+    """The :class:`DiskFull` error when ``err`` (or an error it arose from) says the disk is
+    full, else None.
+
+    Database libraries report a full disk in their own words, sometimes only in an earlier
+    exception (DuckDB: "Current transaction is aborted" after a failed write), so the whole
+    chain of causes and contexts is searched.
+
+    Args:
+        err: the error raised.
+        where: the file to name when the error does not say which one (the database).
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [err]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        text = str(current)
+        full = isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT)
+        if full or any(marker in text for marker in _DISK_FULL_TEXT):
+            if isinstance(current, DiskFull):
+                return current
+            match = _WRITE_TARGET.search(text)
+            named = getattr(current, "filename", None) or getattr(current, "uri", None)
+            path = match.group(1) if match else named or where or "the database"
+            detail = next((m for m in _DISK_FULL_TEXT if m in text), "No space left on device")
+            return DiskFull(str(path), detail)
+        if "disk I/O error" in text and where and _no_space_left(where):
+            # SQLite says only "disk I/O error" when a write hits a full disk.
+            return DiskFull(where, "No space left on device")
+        pending += [getattr(current, "orig", None), current.__cause__, current.__context__]
+    return None
+
+
+def _no_space_left(path: str) -> bool:
+    """Whether the file system holding ``path`` has (next to) no space left."""
+    import os
+
+    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < 1 << 20

@@ -131,7 +131,24 @@ class StoreBase:
 
 @contextlib.contextmanager
 def _translated(database: str) -> Iterator[None]:
-    """Turn database errors that slip through the store's own checks into StorageError."""
+    """Turn database errors that slip through the store's own checks into StorageError; a
+    full disk, in whatever words the engine says it, into DiskFull."""
+    from storage_core.errors import DiskFull, disk_full_error
+
+    try:
+        with _translated_errors(database):
+            yield
+    except DiskFull:
+        raise
+    except Exception as err:
+        full = disk_full_error(err, database)
+        if full is None:
+            raise
+        raise full from err
+
+
+@contextlib.contextmanager
+def _translated_errors(database: str) -> Iterator[None]:
     try:
         yield
     except sa.exc.IntegrityError as err:
