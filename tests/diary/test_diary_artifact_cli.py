@@ -116,16 +116,26 @@ def test_migrate_verify_compact(run: object, tmp_path: Path) -> None:
     assert (verify.exit_code, verify.stdout) == (
         0, "checked 3 artifacts: 0 missing, 0 corrupt, 0 unreadable, 0 orphaned\n"
     )  # fmt: skip
-    stray = tmp_path / "artifacts" / "zz" / "zz-stray"
+    (own,) = (tmp_path / "artifacts").iterdir()  # <root>/<this database's identity>/
+    stray = own / "zz" / "zz-stray"
     stray.parent.mkdir()
     stray.write_bytes(b"?")
     bad = run("artifact", "verify", "--quick")  # type: ignore[operator]
     assert bad.exit_code == 1
     assert bad.stdout.splitlines()[0] == f"orphan: file://{stray.resolve()}"
+    foreign = tmp_path / "artifacts" / "yy" / "yy-another-database"
+    foreign.parent.mkdir()
+    foreign.write_bytes(b"!")
     cleaned = run("artifact", "verify", "--gc", "--grace", "0")  # type: ignore[operator]
-    assert (cleaned.exit_code, cleaned.stdout.splitlines()[-1]) == (
-        0, "checked 3 artifacts: 0 missing, 0 corrupt, 0 unreadable, 1 orphaned (1 deleted)"
-    )  # fmt: skip
+    assert (cleaned.exit_code, cleaned.stdout.splitlines()) == (0, [
+        f"orphan (deleted): file://{stray.resolve()}",
+        f"orphan (borrowed, kept): file://{foreign.resolve()}",
+        "checked 3 artifacts: 0 missing, 0 corrupt, 0 unreadable, 2 orphaned (1 deleted); 1 of "
+        "them not written by this database (kept: another database may use them; "
+        "--include-borrowed deletes them)",
+    ])  # fmt: skip
+    assert foreign.exists()
+    foreign.unlink()
     compacted = run("db", "compact")  # type: ignore[operator]
     assert compacted.exit_code == 0
     assert compacted.stdout.startswith(f"compacted {tmp_path / 'd.db'}: ")

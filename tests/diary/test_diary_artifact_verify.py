@@ -39,19 +39,27 @@ def test_verify_finds_missing_corrupt_and_orphans_and_gc_removes_old_orphans(
     ok, missing, corrupt = (store.put_artifact(experiment, b"abc", name=n) for n in "xyz")
     _path(missing.uri).unlink()
     _path(corrupt.uri).write_bytes(b"abd")
-    orphan = tmp_path / "artifacts" / "ab" / "ab000000-0000-4000-8000-000000000000"
+    # Objects go under the database's own identity: <root>/<identity>/<aa>/<uuid>.
+    own = _path(ok.uri).parent.parent
+    assert own.parent == (tmp_path / "artifacts").resolve()
+    orphan = own / "ab" / "ab000000-0000-4000-8000-000000000000"
     orphan.parent.mkdir(exist_ok=True)
     orphan.write_bytes(b"left by a crash")
     temp = orphan.parent / f"{TEMP_PREFIX}partial"
     temp.write_bytes(b"half")
+    # An object of another database, or of a version from before identities: borrowed.
+    foreign = tmp_path / "artifacts" / "cd" / "cd000000-0000-4000-8000-000000000000"
+    foreign.parent.mkdir()
+    foreign.write_bytes(b"someone else's")
     report = verify_artifacts(store)
     assert not report.ok
     assert [(p.problem, p.id) for p in report.problems] == [
         ("corrupt", str(corrupt.id)),
         ("missing", str(missing.id)),
     ]
-    assert sorted(o.uri for o in report.orphans) == sorted(
-        f"file://{p.resolve()}" for p in (orphan, temp)
+    assert sorted((o.uri, o.borrowed) for o in report.orphans) == sorted(
+        [(f"file://{p.resolve()}", False) for p in (orphan, temp)]
+        + [(f"file://{foreign.resolve()}", True)]
     )
     quick = verify_artifacts(store, quick=True)  # same size: the flip is invisible to --quick
     assert [(p.problem, p.id) for p in quick.problems] == [("missing", str(missing.id))]
@@ -59,9 +67,15 @@ def test_verify_finds_missing_corrupt_and_orphans_and_gc_removes_old_orphans(
     assert not any(o.deleted for o in young.orphans)
     assert orphan.exists()
     old = verify_artifacts(store, gc=True, grace=timedelta(0))
-    assert all(o.deleted for o in old.orphans)
+    assert sorted((o.deleted, o.borrowed) for o in old.orphans) == [
+        (False, True), (True, False), (True, False)
+    ]  # fmt: skip
     assert not orphan.exists()
     assert not temp.exists()
+    assert foreign.exists()
+    every = verify_artifacts(store, gc=True, grace=timedelta(0), include_borrowed=True)
+    assert [(o.deleted, o.borrowed) for o in every.orphans] == [(True, True)]
+    assert not foreign.exists()
     assert store.read_resource_data(ok.id) == b"abc"
 
 
@@ -126,7 +140,7 @@ def test_migrating_200_mib_out_of_inline_and_compacting_shrinks_the_file(
     store.close()
     with open_duckdb(db_path) as con:
         assert con.execute("SELECT version_num FROM diary_alembic_version").fetchall() == [
-            ("0002_resource_blob",)
+            ("0003_store_identity",)
         ]
 
 

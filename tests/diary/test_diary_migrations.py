@@ -32,6 +32,7 @@ EXPECTED_TABLES = {
     "metric",
     "resource",
     "resource_blob",
+    "store_identity",
     "project_tag",
     "experiment_tag",
     "iteration_tag",
@@ -165,7 +166,7 @@ def test_empty_to_head_and_down_to_base(tmp_path: Path, dialect: str) -> None:
     env = schema_environment()
     assert current_revision(engine, env) is None
     upgrade(engine, env)
-    assert current_revision(engine, env) == head_revision(env) == "0002_resource_blob"
+    assert current_revision(engine, env) == head_revision(env) == "0003_store_identity"
     with engine.connect() as conn:
         command.downgrade(env.config(conn), "base")
         conn.commit()
@@ -173,7 +174,7 @@ def test_empty_to_head_and_down_to_base(tmp_path: Path, dialect: str) -> None:
         names = set(sa.inspect(conn).get_table_names())
     assert names <= {VERSION_TABLE}
     upgrade(engine, env)
-    assert current_revision(engine, env) == "0002_resource_blob"
+    assert current_revision(engine, env) == "0003_store_identity"
     engine.dispose()
 
 
@@ -196,9 +197,9 @@ def test_env_py_reads_the_database_from_deardiary_variables(tmp_path: Path) -> N
     current = subprocess.run(
         [*command, "current"], env=env, check=True, timeout=120, capture_output=True, text=True
     )
-    assert "0002_resource_blob (head)" in current.stdout
+    assert "0003_store_identity (head)" in current.stdout
     engine = create_duckdb_engine(database)
-    assert current_revision(engine, schema_environment()) == "0002_resource_blob"
+    assert current_revision(engine, schema_environment()) == "0003_store_identity"
     engine.dispose()
     # -x url=... overrides the DEARDIARY_* variables.
     other = tmp_path / "other.sqlite"
@@ -209,5 +210,5 @@ def test_env_py_reads_the_database_from_deardiary_variables(tmp_path: Path) -> N
         timeout=120,
     )
     sqlite_engine = create_sqlite_engine(other)
-    assert current_revision(sqlite_engine, schema_environment()) == "0002_resource_blob"
+    assert current_revision(sqlite_engine, schema_environment()) == "0003_store_identity"
     sqlite_engine.dispose()

@@ -56,6 +56,7 @@ __all__ = [
     "resource",
     "resource_blob",
     "skip_on_duckdb",
+    "store_identity",
 ]
 
 # FK names match the migrations on databases that create foreign keys (all but DuckDB).
@@ -244,6 +245,18 @@ resource_blob = sa.Table(
         "resource_id", sa.Uuid(), sa.ForeignKey("resource.id"), primary_key=True, nullable=False
     ),
     sa.Column("data", sa.LargeBinary(), nullable=False),
+)
+
+
+#: The database's own identity (one row, written by its first artifact command): artifact
+#: objects under ``<root>/<id>/`` are its own; ``location`` is where the database was when it
+#: took the identity, so a copy or a moved file can tell (migration 0003 explains).
+store_identity = sa.Table(
+    "store_identity",
+    metadata,
+    _id(),
+    _required_text("location"),
+    _created(),
 )
 
 

@@ -150,7 +150,10 @@ class ArtifactMigration(MigrationStep[_Row, _Copy]):
     def finish(self, item: _Row, prepared: _Copy) -> None:
         """Delete the source bytes now that no row points at them (worker thread)."""
         record = item.record
-        if self.delete_source and record.uri and normalise_backend(record.backend) != "inline":
+        external = record.uri and normalise_backend(record.backend) != "inline"
+        # Bytes another database may still point at (a copy's, a neighbour's, or written
+        # before identities) stay where they are: this database did not write them.
+        if self.delete_source and external and self.store._owns_object(record.uri):
             self.store.artifact_stores.for_row(record.backend, record.uri).delete(record.uri)
 
     def cleanup(self, item: _Row, prepared: _Copy | None) -> None:
@@ -208,6 +211,7 @@ def migrate_artifacts(
     if not dry_run:
         # Fail fast on an unusable target (a missing bucket) instead of once per row.
         store.artifact_stores.configured(target).check()
+        store._take_object_identity(target)
     step = ArtifactMigration(store, target, sources, delete_source=delete_source)
     report = run(step, dry_run=dry_run, workers=workers, progress=progress)
     if not dry_run:

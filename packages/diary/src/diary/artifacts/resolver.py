@@ -19,6 +19,7 @@ from diary.artifacts.stores import (
     FilesystemStore,
     InlineStore,
     S3Store,
+    _BlobArtifactStore,
     normalise_backend,
 )
 from diary.errors import InvalidValue, StorageError
@@ -26,6 +27,8 @@ from storage_core.blobs import S3Options
 from storage_core.uri import URI, parse
 
 if TYPE_CHECKING:
+    from uuid import UUID
+
     from diary.config import Settings
 
 __all__ = ["ArtifactStores", "current_artifact_store"]
@@ -58,6 +61,8 @@ class ArtifactStores:
         self._stores: dict[tuple[str, str], AbstractArtifactStore] = {}
         self._inline = InlineStore(settings.artifact_inline_max_bytes)
         self._s3fs: Any = None
+        # The database's identity once known: new objects go under it.
+        self.owner: UUID | None = None
 
     def __repr__(self) -> str:
         return f"ArtifactStores(backend={self.settings.artifact_backend!r})"
@@ -119,15 +124,25 @@ class ArtifactStores:
             raise InvalidValue("artifact location", uri, "expected a local path or an s3:// URI")
         return self.for_row(backend, uri)
 
+    def set_owner(self, identity: UUID) -> None:
+        """Write new objects under ``identity`` (the database's, see ``ownership``)."""
+        with self._lock:
+            self.owner = identity
+            for store in self._stores.values():
+                if isinstance(store, _BlobArtifactStore):
+                    store.prefix = str(identity)
+
     def _cached(self, backend: str, root: str) -> AbstractArtifactStore:
         with self._lock:
             store = self._stores.get((backend, root))
             if store is None:
                 store = self._build(backend, root)
+                if self.owner is not None:
+                    store.prefix = str(self.owner)
                 self._stores[(backend, root)] = store
             return store
 
-    def _build(self, backend: str, root: str) -> AbstractArtifactStore:
+    def _build(self, backend: str, root: str) -> _BlobArtifactStore:
         if backend == "filesystem":
             return FilesystemStore(root)
         uri = parse(root)

@@ -240,11 +240,14 @@ class InlineStore(AbstractArtifactStore):
 
 
 class _BlobArtifactStore(AbstractArtifactStore):
-    """An artifact store over a storage_core BlobStore, keys ``<aa>/<uuid>`` under its root."""
+    """An artifact store over a storage_core BlobStore, keys ``<identity>/<aa>/<uuid>`` under
+    its root (``<aa>/<uuid>`` for objects of databases from before identities)."""
 
     def __init__(self, blobs: BlobStore) -> None:
         self.blobs = blobs
         self.root: URI = blobs.root
+        # The writing database's identity: new objects go under it (diary.artifacts.ownership).
+        self.prefix = ""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.root)!r})"
@@ -254,9 +257,10 @@ class _BlobArtifactStore(AbstractArtifactStore):
         return str(self.root)
 
     def write(self, source: Source) -> StoredBytes:
-        """Stream ``source`` to a new ``<aa>/<uuid>`` object (never overwriting)."""
+        """Stream ``source`` to a new ``[<prefix>/]<aa>/<uuid>`` object (never overwriting)."""
         self.check()
-        info = self.blobs.put(new_key(), source, overwrite=False)
+        key = f"{self.prefix}/{new_key()}" if self.prefix else new_key()
+        info = self.blobs.put(key, source, overwrite=False)
         assert info.sha256 is not None  # put always hashes
         return StoredBytes(self.backend, info.uri, info.size, info.sha256)
 

@@ -77,11 +77,14 @@ class Orphan:
         uri: where they are.
         modified: their modification time (ISO 8601), if known.
         deleted: removed by this run's gc.
+        borrowed: not written by this database (another one sharing the root may use it),
+            so gc keeps it unless told otherwise; it does not make the report fail.
     """
 
     uri: str
     modified: str | None
     deleted: bool = False
+    borrowed: bool = False
 
 
 @dataclass
@@ -110,8 +113,9 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        """True when nothing is missing, corrupt or unreadable and no orphan is left."""
-        return not self.problems and all(orphan.deleted for orphan in self.orphans)
+        """True when nothing is missing, corrupt or unreadable and no orphan of this
+        database is left (objects it did not write may be another database's)."""
+        return not self.problems and all(o.deleted or o.borrowed for o in self.orphans)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict of the report."""
@@ -130,12 +134,19 @@ class VerifyReport:
     def summary(self) -> str:
         """The report as one line."""
         deleted = sum(orphan.deleted for orphan in self.orphans)
+        borrowed = sum(orphan.borrowed and not orphan.deleted for orphan in self.orphans)
         text = (
             f"checked {self.checked} artifacts: {len(self.of_kind('missing'))} missing, "
             f"{len(self.of_kind('corrupt'))} corrupt, {len(self.of_kind('unreadable'))} "
             f"unreadable, {len(self.orphans)} orphaned"
         )
-        return text + (f" ({deleted} deleted)" if deleted else "")
+        text += f" ({deleted} deleted)" if deleted else ""
+        if borrowed:
+            text += (
+                f"; {borrowed} of them not written by this database (kept: another database "
+                "may use them; --include-borrowed deletes them)"
+            )
+        return text
 
 
 def _check(
@@ -189,15 +200,20 @@ def verify_artifacts(
     gc: bool = False,
     grace: timedelta = DEFAULT_GC_GRACE,
     workers: int = 4,
+    include_borrowed: bool = False,
 ) -> VerifyReport:
     """Check every artifact's bytes and find orphans under the configured roots.
 
     Args:
         store: the diary store.
         quick: check existence and size only, without reading the bytes.
-        gc: delete orphans older than ``grace``.
+        gc: delete orphans older than ``grace`` that this database wrote (see
+            :mod:`diary.artifacts.ownership`); the others are reported, never deleted.
         grace: how old an orphan must be for gc to delete it.
         workers: threads checking artifacts concurrently.
+        include_borrowed: with ``gc``, delete orphans this database did not write too (only
+            for a root no other database uses: a neighbour's or a copy's objects look
+            orphaned from here).
 
     Returns:
         The report; ``report.ok`` is False when anything is wrong.
@@ -225,12 +241,18 @@ def verify_artifacts(
         while pending:
             collect(pending.popleft())
     report.problems.sort(key=lambda p: (p.problem, p.id))
-    _find_orphans(store, report, referenced, gc=gc, grace=grace)
+    _find_orphans(store, report, referenced, gc=gc, grace=grace, include_borrowed=include_borrowed)
     return report
 
 
 def _find_orphans(
-    store: Store, report: VerifyReport, referenced: set[str], *, gc: bool, grace: timedelta
+    store: Store,
+    report: VerifyReport,
+    referenced: set[str],
+    *,
+    gc: bool,
+    grace: timedelta,
+    include_borrowed: bool = False,
 ) -> None:
     cutoff = datetime.now(UTC) - grace
     found: list[tuple[Any, StoredObject]] = []
@@ -252,12 +274,20 @@ def _find_orphans(
                 obj.modified is not None and obj.modified <= cutoff
             )
             deleted = False
-            if old_enough and obj.uri not in now_referenced:
+            # Only objects this database wrote: the others may belong to a database sharing
+            # the root (a neighbour, a copy, the original of this copy), unless the user
+            # says explicitly that none does.
+            mine = include_borrowed or store._owns_object(obj.uri)
+            if old_enough and mine and obj.uri not in now_referenced:
                 root.delete_object(obj)
                 deleted = True
-            report.orphans.append(Orphan(obj.uri, _iso(obj.modified), deleted))
+            borrowed = not store._owns_object(obj.uri)
+            report.orphans.append(Orphan(obj.uri, _iso(obj.modified), deleted, borrowed))
         return
-    report.orphans.extend(Orphan(obj.uri, _iso(obj.modified)) for _, obj in found)
+    report.orphans.extend(
+        Orphan(obj.uri, _iso(obj.modified), borrowed=not store._owns_object(obj.uri))
+        for _, obj in found
+    )
 
 
 def _referenced_now(store: Store, uris: list[str]) -> set[str]:

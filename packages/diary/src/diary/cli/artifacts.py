@@ -274,18 +274,35 @@ def compact_command_result() -> dict[str, Any]:
     show_default=True,
     help="Seconds an orphan must be old before --gc deletes it (uploads in flight are young).",
 )
+@click.option(
+    "--include-borrowed",
+    is_flag=True,
+    help="With --gc, also delete orphans this database did not write (only for a root no "
+    "other database, copy or backup uses).",
+)
 @json_option
-def artifacts_verify(quick: bool, gc: bool, grace: float, as_json: bool) -> None:
+def artifacts_verify(
+    quick: bool, gc: bool, grace: float, include_borrowed: bool, as_json: bool
+) -> None:
     """Re-hash every artifact and list missing, corrupt and orphaned objects.
 
     Orphans are objects under the configured filesystem root and S3 bucket/prefix that no
-    artifact points at. Exits with status 1 when anything is wrong.
+    artifact points at. --gc deletes only the ones this database wrote: a root can be shared
+    with other databases and copies. Exits with status 1 when anything is wrong.
     """
     from datetime import timedelta
 
     from diary.artifacts.verify import verify_artifacts
 
-    report = verify_artifacts(store(), quick=quick, gc=gc, grace=timedelta(seconds=grace))
+    if include_borrowed and not gc:
+        raise click.UsageError("--include-borrowed applies to --gc")
+    report = verify_artifacts(
+        store(),
+        quick=quick,
+        gc=gc,
+        grace=timedelta(seconds=grace),
+        include_borrowed=include_borrowed,
+    )
     if as_json:
         echo_json(report.to_dict())
     else:
@@ -295,7 +312,10 @@ def artifacts_verify(quick: bool, gc: bool, grace: float, as_json: bool) -> None
                 f"{problem.problem}: {problem.id} {problem.name!r} {shown}: {problem.detail}"
             )
         for orphan in report.orphans:
-            click.echo(f"orphan{' (deleted)' if orphan.deleted else ''}: {orphan.uri}")
+            note = (
+                " (deleted)" if orphan.deleted else " (borrowed, kept)" if orphan.borrowed else ""
+            )
+            click.echo(f"orphan{note}: {orphan.uri}")
         click.echo(report.summary())
     if not report.ok:
         click.get_current_context().exit(1)

@@ -96,6 +96,7 @@ class ArtifactBatchesMixin(ArtifactsMixin):
         named = named_sources(sources)
         for name, _source in named:
             require_text("artifact name", name)
+        self._take_object_identity()
         target = self.artifact_stores.current
         stored = write_all(target, [source for _name, source in named], workers)
         records = []

@@ -67,6 +67,35 @@ class ArtifactsMixin(IterationsMixin):
             self._artifact_stores = ArtifactStores(self.settings)
         return self._artifact_stores
 
+    # The identity that owns this database's artifact objects (diary.artifacts.ownership):
+    # taken before the first write of bytes, looked up (never written) before a delete.
+    _object_identity: UUID | None = None
+    _object_identity_looked_up = False
+
+    def _take_object_identity(self, backend: str | None = None) -> None:
+        """Make sure new objects of ``backend`` (default: the configured one) go under this
+        database's own identity, taking one if it has none or is a copy or a moved file.
+        Inline bytes live in the database itself and need none."""
+        backend = normalise_backend(backend or self.settings.artifact_backend)
+        if self._object_identity is not None or backend == "inline":
+            return
+        from diary.artifacts.ownership import database_location, take_identity
+
+        with self.transaction() as conn:
+            owner = take_identity(conn, database_location(self.settings))
+        self._object_identity = owner
+        self.artifact_stores.set_owner(owner)
+
+    def _owns_object(self, uri: str) -> bool:
+        """Whether this database wrote the object at ``uri`` (and so may delete it)."""
+        from diary.artifacts.ownership import database_location, find_identity, is_owned
+
+        if self._object_identity is None and not self._object_identity_looked_up:
+            with self.reading() as conn:
+                self._object_identity = find_identity(conn, database_location(self.settings))
+            self._object_identity_looked_up = True
+        return is_owned(uri, self._object_identity)
+
     def _close_artifact_stores(self) -> None:
         if self._artifact_stores is not None:
             self._artifact_stores.close()
@@ -126,6 +155,7 @@ class ArtifactsMixin(IterationsMixin):
         name = require_text("artifact name", name or "")
         check_text("description", description)
         media = media_type or guess_media_type(name)
+        self._take_object_identity()
         with opened(source) as data:
             stored = self.artifact_stores.current.write(data)
         record = Resource(
@@ -181,6 +211,7 @@ class ArtifactsMixin(IterationsMixin):
             StorageError: the artifact changed while the new bytes were being written.
         """
         old = self.get_resource(resource_id)
+        self._take_object_identity()
         with opened(source) as data:
             stored = self.artifact_stores.current.write(data)
         with self._discarding_on_failure(stored), self.transaction() as conn:
@@ -372,8 +403,12 @@ class ArtifactsMixin(IterationsMixin):
             raise
 
     def _discard_bytes(self, backend: str, uri: str) -> None:
-        """Delete bytes no row points at any more; a failure leaves an orphan and a warning."""
+        """Delete bytes no row points at any more, if this database wrote them (another
+        database may still use the others); a failure leaves an orphan and a warning."""
         if not uri or normalise_backend(backend) == "inline":
+            return
+        if not self._owns_object(uri):
+            logger.info("diary: kept %s: this database did not write it (borrowed)", uri)
             return
         try:
             self.artifact_stores.for_row(backend, uri).delete(uri)

@@ -1,6 +1,6 @@
 -- diary schema for duckdb, dumped from the migrations by
 -- python -m storage_core.schema.snapshot; do not edit.
--- revision: 0002_resource_blob
+-- revision: 0003_store_identity
 
 CREATE TABLE diary_alembic_version(version_num VARCHAR, PRIMARY KEY(version_num));
 
@@ -27,4 +27,6 @@ CREATE TABLE project_tag(project_id UUID, tag VARCHAR, created_at TIMESTAMP NOT 
 CREATE TABLE "resource"(id UUID, experiment_id UUID NOT NULL, iteration_id UUID, "name" VARCHAR NOT NULL, description VARCHAR DEFAULT('') NOT NULL, media_type VARCHAR DEFAULT('application/octet-stream') NOT NULL, "data" BLOB, backend VARCHAR DEFAULT('inline') NOT NULL, uri VARCHAR DEFAULT('') NOT NULL, size_bytes BIGINT DEFAULT(0) NOT NULL, content_hash VARCHAR DEFAULT('') NOT NULL, created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP, PRIMARY KEY(id), CHECK(("name" != '')));
 
 CREATE TABLE resource_blob(resource_id UUID PRIMARY KEY, "data" BLOB USING COMPRESSION Uncompressed NOT NULL);
+
+CREATE TABLE store_identity(id UUID, "location" VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, PRIMARY KEY(id));
 

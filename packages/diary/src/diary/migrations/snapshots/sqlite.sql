@@ -1,6 +1,6 @@
 -- diary schema for sqlite, dumped from the migrations by
 -- python -m storage_core.schema.snapshot; do not edit.
--- revision: 0002_resource_blob
+-- revision: 0003_store_identity
 
 CREATE TABLE diary_alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
@@ -154,6 +154,13 @@ CREATE TABLE resource_blob (
 	data BLOB NOT NULL, 
 	PRIMARY KEY (resource_id), 
 	CONSTRAINT fk_resource_blob_resource_id_resource FOREIGN KEY(resource_id) REFERENCES resource (id)
+);
+
+CREATE TABLE store_identity (
+	id CHAR(32) NOT NULL, 
+	location TEXT NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id)
 );
 
 CREATE INDEX ix_metric_iteration_key_step ON metric (iteration_id, "key", step);
