@@ -11,6 +11,11 @@ database no longer needs it could cost another its bytes. So:
 * A database that finds itself elsewhere than it recorded is a copy or a moved file: it takes
   a new identity before writing or deleting anything. Everything it did not write under that
   new identity is borrowed.
+* ``diary db backup`` hands the objects written so far over to both sides: the original takes
+  a new identity before the copy is made, so neither deletes what the other points at. A copy
+  made behind the database's back (``cp``) cannot be known to the original: the copy never
+  deletes the original's objects, but the original may delete its own objects the copy still
+  points at. Use ``diary db backup`` for copies that must stay whole.
 * Nothing deletes an object that is not owned: not ``artifact rm``, not replacing an
   artifact's bytes, not ``artifact migrate`` (the source stays), not ``verify --gc`` (it only
   looks under the database's own prefix). Objects of older versions
@@ -37,7 +42,13 @@ if TYPE_CHECKING:
 
     from diary.config import Settings
 
-__all__ = ["database_location", "find_identity", "is_owned", "take_identity"]
+__all__ = [
+    "database_location",
+    "find_identity",
+    "is_owned",
+    "share_with_a_copy",
+    "take_identity",
+]
 
 
 def database_location(settings: Settings) -> str:
@@ -72,6 +83,13 @@ def take_identity(conn: Connection, location: str) -> UUID:
         )
     )
     return identity
+
+
+def share_with_a_copy(conn: Connection) -> None:
+    """Before ``diary db backup`` copies the file: take a new identity, so that the objects
+    written so far are borrowed from now on, by this database and by the copy alike, and
+    neither ever deletes what the other still points at. Call in a write transaction."""
+    conn.execute(sa.update(m.store_identity).values(id=uuid4()))
 
 
 def is_owned(uri: str, identity: UUID | None) -> bool:

@@ -28,6 +28,23 @@ def _existing_engine() -> tuple[Settings, Engine]:
     return config, create_engine(config)
 
 
+def _share_objects_with_the_copy(engine: Engine) -> None:
+    """The copy will point at the same artifact objects: from now on neither side deletes
+    them (see diary.artifacts.ownership). A read-only database deletes nothing anyway."""
+    import sqlalchemy as sa
+
+    from diary.artifacts.ownership import share_with_a_copy
+    from storage_core.database import read_only_database_error
+
+    try:
+        with engine.begin() as conn:
+            if sa.inspect(conn).has_table("store_identity"):
+                share_with_a_copy(conn)
+    except sa.exc.DBAPIError as err:
+        if read_only_database_error("", err) is None:
+            raise
+
+
 @click.group()
 def db() -> None:
     """Manage the database: schema revision, upgrade, backup, compaction."""
@@ -111,6 +128,7 @@ def backup(dest: str, as_json: bool) -> None:
 
     config, engine = _existing_engine()
     try:
+        _share_objects_with_the_copy(engine)
         written = backup_database(engine, dest, lock_timeout=config.lock_timeout)
     finally:
         engine.dispose()
