@@ -245,7 +245,7 @@ def _read_jsonl(path: Path, cls: type[Record]) -> LegacyRead:
     result = LegacyRead(path)
     for number, value in _jsonl_objects(path, result):
         try:
-            result.records.append(parse_record(cls, value))
+            result.records.append(parse_record(cls, value, original_formats=True))
         except RecordError as err:
             result.issue(number, str(err))
     return result
@@ -327,7 +327,7 @@ def _read_learnings(path: Path) -> LegacyRead:
         learnings = {}
     for key, value in learnings.items():
         try:
-            result.records.append(parse_record(Learning, value))
+            result.records.append(parse_record(Learning, value, original_formats=True))
         except RecordError as err:
             result.issue(None, f"learning {key!r}: {err}")
     history = document.get("review_history", [])
@@ -336,7 +336,7 @@ def _read_learnings(path: Path) -> LegacyRead:
         history = []
     for index, value in enumerate(history):
         try:
-            result.records.append(parse_record(ReviewHistoryEntry, value))
+            result.records.append(parse_record(ReviewHistoryEntry, value, original_formats=True))
         except RecordError as err:
             result.issue(None, f"review_history[{index}]: {err}")
     return result
@@ -348,7 +348,7 @@ def _read_active_session(path: Path) -> LegacyRead:
     if document is None:
         return result
     try:
-        result.records.append(parse_record(Session, document))
+        result.records.append(parse_record(Session, document, original_formats=True))
     except RecordError as err:
         result.issue(None, str(err))
     return result

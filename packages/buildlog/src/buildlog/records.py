@@ -277,7 +277,7 @@ def check_text(where: str, value: str | None, *, required: bool = False) -> None
         raise RecordError(f"{where} holds a NUL character")
 
 
-def parse_record(cls: type[R], data: object) -> R:
+def parse_record(cls: type[R], data: object, *, original_formats: bool = False) -> R:
     """Build a record of type ``cls`` from a decoded JSON value, validating every field.
 
     Unknown keys are ignored (newer writers may add some). A ``null`` optional field counts
@@ -286,6 +286,9 @@ def parse_record(cls: type[R], data: object) -> R:
     Args:
         cls: one of the record dataclasses of this module.
         data: the decoded JSON value.
+        original_formats: also judge values against the original tool's file formats
+            (legacy files): real timestamps with the offset it writes, its three outcomes,
+            reward values from 0 to 1.
 
     Returns:
         The record.
@@ -306,7 +309,8 @@ def parse_record(cls: type[R], data: object) -> R:
             continue
         values[name] = _coerce(kind, name, value)
     record = cls(**values)
-    _check_meaning(record)
+    if original_formats:
+        _check_meaning(record)
     return record
 
 
@@ -314,15 +318,13 @@ def parse_record(cls: type[R], data: object) -> R:
 OUTCOMES = ("accepted", "revision", "rejected")
 
 # Timestamps the original writes as ``datetime.now(timezone.utc).isoformat()``: an offset is
-# part of the format. (Skill decisions are not here: the original's renderer writes naive
-# local times for them.)
+# part of the format. (Not here: skill decisions, whose times the original's renderer writes
+# naive; bandit arms and posterior snapshots, whose times it stores as given.)
 _AWARE_TIMESTAMPS: dict[str, tuple[str, ...]] = {
     "RewardEvent": ("timestamp",),
     "Session": ("started_at", "ended_at"),
     "Mistake": ("timestamp",),
     "ReviewHistoryEntry": ("timestamp",),
-    "PosteriorSnapshot": ("timestamp",),
-    "BanditArm": ("updated_at",),
 }
 
 
