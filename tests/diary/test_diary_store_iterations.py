@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import platform
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from diary.enums import IterationStatus
-from diary.environment import EnvironmentSnapshot, take_snapshot
+from diary.environment import GIT_STATE_MAX_AGE, EnvironmentSnapshot, take_snapshot
 from diary.errors import InvalidValue, NotFound
 from diary.store import Store
 
@@ -164,6 +165,7 @@ def test_snapshot_reads_git_state(tmp_path: Path) -> None:
     assert clean.git_sha == _git(repo, "rev-parse", "HEAD")
     assert clean.git_dirty is False
     (repo / "f.txt").write_text("two")
+    time.sleep(GIT_STATE_MAX_AGE)  # an unstaged edit shows once the cached answer is that old
     assert take_snapshot(repo).git_dirty is True
     outside = take_snapshot(tmp_path / "repo" / ".git" / "..").git_sha
     assert outside == clean.git_sha

@@ -6,10 +6,12 @@ gives empty values.
 
 from __future__ import annotations
 
+import functools
 import platform
 import shlex
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -54,13 +56,85 @@ def _git(args: list[str], cwd: Path) -> str | None:
 
 
 def installed_packages() -> tuple[str, ...]:
-    """The installed distributions as sorted, de-duplicated ``name==version`` lines."""
+    """The installed distributions as sorted, de-duplicated ``name==version`` lines.
+
+    Reading every distribution's metadata costs tens of milliseconds, and what is installed
+    does not change while a process runs: it is read once per process (and again only if
+    ``sys.path`` changes).
+    """
+    return _packages_on(tuple(sys.path))
+
+
+@functools.lru_cache(maxsize=4)
+def _packages_on(path: tuple[str, ...]) -> tuple[str, ...]:
     found = {
         f"{dist.metadata['Name']}=={dist.version}"
-        for dist in metadata.distributions()
+        for dist in metadata.distributions(path=list(path))
         if dist.metadata["Name"]
     }
     return tuple(sorted(found, key=str.lower))
+
+
+def _git_state_key(where: Path) -> tuple[object, ...] | None:
+    """What the git state of ``where`` depends on: the repository's HEAD, the ref it names
+    and its index (their modification times and sizes), or None outside a repository."""
+    for folder in (where, *where.parents):
+        dot_git = folder / ".git"
+        if dot_git.exists():
+            break
+    else:
+        return None
+    git_dir = dot_git
+    if dot_git.is_file():  # a worktree or submodule: "gitdir: <path>"
+        text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+        git_dir = (folder / text.removeprefix("gitdir:").strip()).resolve()
+    try:
+        head = (git_dir / "HEAD").read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    ref = git_dir / head.removeprefix("ref:").strip() if head.startswith("ref:") else None
+    stamps = []
+    for path in (git_dir / "HEAD", ref, git_dir / "index", git_dir / "packed-refs"):
+        try:
+            info = path.stat() if path is not None else None
+        except OSError:
+            info = None
+        stamps.append((info.st_mtime_ns, info.st_size) if info else None)
+    return (str(where), str(git_dir), head, *stamps)
+
+
+# key -> (monotonic time of the answer, commit, dirty)
+_GIT_CACHE: dict[tuple[object, ...], tuple[float, str | None, bool | None]] = {}
+#: How long an answer about uncommitted edits may be reused (edits of tracked files that are
+#: not staged change nothing git's HEAD or index show).
+GIT_STATE_MAX_AGE = 1.0
+
+
+def _git_state(where: Path) -> tuple[str | None, bool | None]:
+    """The commit and dirtiness of ``where``, asked of git once per HEAD and index state.
+
+    Two ``git`` processes cost ~10 ms per iteration; a sweep of short iterations runs in one
+    checkout. A change of commit, branch or staged files changes the key and asks again at
+    once; an edit of a tracked file that is not staged shows in ``git_dirty`` within
+    :data:`GIT_STATE_MAX_AGE` seconds (so a sweep asks git about once a second, not once per
+    iteration).
+    """
+    key = _git_state_key(where)
+    cached = _GIT_CACHE.get(key) if key is not None else None
+    if cached is not None and time.monotonic() - cached[0] < GIT_STATE_MAX_AGE:
+        return cached[1], cached[2]
+    sha = _git(["rev-parse", "HEAD"], where)
+    dirty: bool | None = None
+    if sha is not None:
+        status = _git(["status", "--porcelain", "--untracked-files=no"], where)
+        dirty = bool(status) if status is not None else None
+    # `git status` may rewrite the index (refreshing its stat data): the state after the
+    # calls is the one the next snapshot will find.
+    now = time.monotonic()
+    for state in (key, _git_state_key(where)):
+        if state is not None:
+            _GIT_CACHE[state] = (now, sha, dirty)
+    return sha, dirty
 
 
 def take_snapshot(cwd: Path | None = None) -> EnvironmentSnapshot:
@@ -69,12 +143,8 @@ def take_snapshot(cwd: Path | None = None) -> EnvironmentSnapshot:
     Args:
         cwd: the directory whose git state is recorded (default: the working directory).
     """
-    where = cwd or Path.cwd()
-    sha = _git(["rev-parse", "HEAD"], where)
-    dirty: bool | None = None
-    if sha is not None:
-        status = _git(["status", "--porcelain", "--untracked-files=no"], where)
-        dirty = bool(status) if status is not None else None
+    where = (cwd or Path.cwd()).absolute()
+    sha, dirty = _git_state(where)
     return EnvironmentSnapshot(
         python_version=platform.python_version(),
         git_sha=sha or "",
