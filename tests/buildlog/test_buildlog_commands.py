@@ -213,3 +213,16 @@ def test_info_says_in_words_how_the_backend_was_chosen(
     other.mkdir()
     assert backend_line(other) == ("backend:      sqlite (registered this project in the database)")
     assert "case" not in ok(other, "info").stdout
+
+
+def test_learnings_are_listed_by_their_group_and_the_old_spelling_still_works(
+    project: Path,
+) -> None:
+    ok(project, "learning", "add", "--rule", "Test first", "--category", "testing",
+       "--severity", "major", "--source", "review:1")  # fmt: skip
+    listed = json.loads(ok(project, "learning", "list", "--json").stdout)
+    assert [item["rule"] for item in listed] == ["Test first"]
+    assert json.loads(ok(project, "learnings", "--json").stdout) == listed
+    commands = ok(project, "--help").stdout.split("Commands:")[1]
+    assert "learnings" not in commands
+    assert "  learning " in commands

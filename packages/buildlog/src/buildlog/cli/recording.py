@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import click
 
 from buildlog.cli.common import CliState, as_rows, emit, pass_state, resolve
@@ -155,7 +157,7 @@ def experiment_log_mistake(
 
 @click.group()
 def learning() -> None:
-    """Record rules learned from reviews."""
+    """Record and list rules learned from reviews."""
 
 
 @learning.command("add")
@@ -180,13 +182,20 @@ def learning_add(
     emit(as_rows([result.learning])[0], LEARNING_COLUMNS, as_json=as_json)
 
 
-@click.command()
+@learning.command("list")
 @json_option
 @pass_state
-def learnings(state: CliState, as_json: bool) -> None:
+def learning_list(state: CliState, as_json: bool) -> None:
     """List the project's learnings."""
     records = resolve(state).backend.load_learnings().values()
     emit(as_rows(records), LEARNING_COLUMNS, as_json=as_json)
+
+
+# `buildlog learnings`, the earlier spelling of `buildlog learning list`: kept for scripts,
+# hidden so that no group name differs from a command's only by a plural.
+learnings = copy.copy(learning_list)
+learnings.name = "learnings"
+learnings.hidden = True
 
 
 def _decide(state: CliState, decision: str, ids: tuple[str, ...], as_json: bool) -> None:
