@@ -9,8 +9,11 @@ everything else (logs, progress, errors) to stderr.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -25,13 +28,17 @@ import click
 from storage_core.errors import StorageError, disk_full_error
 
 __all__ = [
+    "FORMATS",
     "PIPE_CLOSED_STATUS",
     "ErrorBoundaryGroup",
     "debug_option",
     "echo_json",
+    "echo_rows",
     "echo_table",
     "json_default",
     "json_option",
+    "output_format",
+    "strict_json",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -136,9 +143,64 @@ def debug_option(func: F) -> F:
     return option(func)
 
 
+#: The output formats of every command that prints records.
+FORMATS = ("table", "json", "jsonl", "csv")
+_FORMAT_KEY = "storage_core.format"
+
+
+def _remember_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    ctx.meta[_FORMAT_KEY] = value
+
+
+def _resolve_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    chosen = ctx.meta.get(_FORMAT_KEY)
+    if value and chosen not in (None, "json"):
+        raise click.UsageError(f"--json and --format {chosen} contradict each other; give one")
+    final = "json" if value else (chosen or "table")
+    ctx.meta[_FORMAT_KEY] = final
+    return final == "json"
+
+
 def json_option(func: F) -> F:
-    """Add ``--json``: print machine-readable JSON on stdout instead of text."""
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(func)
+    """Add ``--format table|json|jsonl|csv`` and ``--json`` (the same as ``--format json``).
+
+    The command receives ``as_json``; the printing helpers (:func:`echo_table`,
+    :func:`echo_json`) read the chosen format themselves, so every command that prints
+    records speaks all four.
+    """
+    func = click.option(
+        "--json", "as_json", is_flag=True, callback=_resolve_json,
+        help="Print JSON on stdout (the same as --format json).",
+    )(func)  # fmt: skip
+    return click.option(
+        "--format", type=click.Choice(FORMATS), is_eager=True, expose_value=False,
+        callback=_remember_format,
+        help="Output format: an aligned table, a JSON array, JSON lines or CSV [default: table].",
+    )(func)  # fmt: skip
+
+
+def output_format() -> str:
+    """The format chosen for this command's output (``table`` unless told otherwise)."""
+    ctx = click.get_current_context(silent=True)
+    return str(ctx.meta.get(_FORMAT_KEY) or "table") if ctx is not None else "table"
+
+
+def strict_json(value: object) -> object:
+    """``value`` with NaN and the infinities as the strings ``"NaN"``, ``"Infinity"`` and
+    ``"-Infinity"``: strict JSON (no bare NaN, which parsers reject and jq misreads), and
+    still exact (Python's ``float()`` reads the strings back)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, Mapping):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(item) for item in value]
+    return value
+
+
+def _json_text(value: object, indent: int | None) -> str:
+    plain = json.loads(json.dumps(value, default=json_default, allow_nan=True))
+    return json.dumps(strict_json(plain), ensure_ascii=False, indent=indent, allow_nan=False)
 
 
 def json_default(value: object) -> object:
@@ -160,11 +222,14 @@ def json_default(value: object) -> object:
 
 
 def echo_json(value: object, *, file: IO[str] | None = None) -> None:
-    """Print ``value`` as JSON (ISO 8601 timestamps, UUIDs as strings) on stdout."""
-    click.echo(
-        json.dumps(value, default=json_default, ensure_ascii=False, indent=2, allow_nan=True),
-        file=file,
-    )
+    """Print ``value`` as strict JSON (ISO 8601 timestamps, UUIDs as strings, non-finite
+    numbers as strings; see :func:`strict_json`) on stdout; one line per record under
+    ``--format jsonl``."""
+    if output_format() == "jsonl":
+        for item in value if isinstance(value, list) else [value]:
+            click.echo(_json_text(item, None), file=file)
+        return
+    click.echo(_json_text(value, 2), file=file)
 
 
 def echo_table(
@@ -173,7 +238,13 @@ def echo_table(
     *,
     file: IO[str] | None = None,
 ) -> None:
-    """Print records as a plain aligned text table (no colours: output is often piped)."""
+    """Print records as a plain aligned text table (no colours: output is often piped), or
+    in the format the command was given: JSON, JSON lines or CSV (every field of the
+    records, the table's columns first)."""
+    chosen = output_format()
+    if chosen != "table":
+        echo_rows(list(rows), columns, chosen, file=file)
+        return
     materialised = [[_cell(row.get(column)) for column in columns] for row in rows]
     widths = [
         max([len(column), *(len(r[i]) for r in materialised)]) for i, column in enumerate(columns)
@@ -194,3 +265,39 @@ def _cell(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
     return _one_line(str(value))
+
+
+def echo_rows(
+    rows: Sequence[Mapping[str, object]],
+    columns: Sequence[str],
+    chosen: str,
+    *,
+    file: IO[str] | None = None,
+) -> None:
+    """Print records as ``json``, ``jsonl`` or ``csv`` (every field; ``columns`` first)."""
+    if chosen in ("json", "jsonl"):
+        if chosen == "json":
+            click.echo(_json_text(list(rows), 2), file=file)
+        else:
+            for row in rows:
+                click.echo(_json_text(row, None), file=file)
+        return
+    fields = list(dict.fromkeys([*columns, *(key for row in rows for key in row)]))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(fields)
+    for row in rows:
+        writer.writerow([_csv_cell(row.get(name)) for name in fields])
+    click.echo(out.getvalue(), file=file, nl=False)
+
+
+def _csv_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)  # nan, inf, -inf and every digit of the value
+    if isinstance(value, list | tuple | dict):
+        return _json_text(value, None)
+    if isinstance(value, datetime | date | UUID | Path | Enum):
+        return str(json_default(value))
+    return str(value)

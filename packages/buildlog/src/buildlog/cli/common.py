@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from storage_core.cli_support import echo_json, echo_table
+from storage_core.cli_support import echo_json, echo_rows, echo_table, output_format
 
 if TYPE_CHECKING:
     from buildlog.backends.resolve import Resolution
@@ -68,7 +68,10 @@ def emit(
     if as_json:
         echo_json(rows if isinstance(rows, Mapping) else list(rows))
         return
-    listed = [rows] if isinstance(rows, Mapping) else rows
+    listed = [rows] if isinstance(rows, Mapping) else list(rows)
+    if output_format() != "table":
+        echo_rows(listed, columns, output_format())  # the records as they are, lists included
+        return
     echo_table(({k: _cell(v) for k, v in row.items()} for row in listed), columns)
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from storage_core.cli_support import echo_json, echo_table
+from storage_core.cli_support import echo_json, echo_rows, echo_table, output_format
 
 if TYPE_CHECKING:
     from diary.config import Settings
@@ -38,17 +39,26 @@ class CliState:
 
         return load_settings(env_file=self.env_file, db_file=self.db_path)
 
-    def store(self, *, buffered: bool = False) -> Store:
-        """The store, opened (and created or migrated) on first use.
+    def store(self, *, buffered: bool = False, create: bool = False) -> Store:
+        """The store, opened (and migrated) on first use.
 
         Args:
             buffered: buffer logging until the command ends (bulk imports); by default every
                 write is durable when the call returns.
+            create: create the database when there is none (``project create``). Every
+                other command refers to something that must exist already, so a mistyped
+                ``--db`` is an error rather than a new, empty database.
+
+        Raises:
+            NotFound: there is no database file and ``create`` is false.
         """
         if self.opened is None:
             from diary.store import Store
 
-            self.opened = Store(self.settings(), buffered=buffered)
+            config = self.settings()
+            if not create:
+                _require_database(config)
+            self.opened = Store(config, buffered=buffered)
         return self.opened
 
     def close(self) -> None:
@@ -56,6 +66,28 @@ class CliState:
         if self.opened is not None:
             self.opened.close()
             self.opened = None
+
+
+def _require_database(config: Settings) -> None:
+    from diary.errors import NotFound
+
+    path = config.db_file if not config.db_url else _sqlite_file(config.db_url)
+    if path is not None and not path.exists():
+        raise NotFound(
+            "database",
+            str(path),
+            message=f"no diary database at {path}; check --db and DEARDIARY_DB_FILE, or "
+            "create one with 'diary project create NAME'",
+        )
+
+
+def _sqlite_file(url: str) -> Path | None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() not in ("sqlite", "duckdb") or not parsed.database:
+        return None
+    return None if parsed.database == ":memory:" else Path(parsed.database)
 
 
 def _state() -> CliState:
@@ -70,9 +102,9 @@ def settings() -> Settings:
     return _state().settings()
 
 
-def store(*, buffered: bool = False) -> Store:
+def store(*, buffered: bool = False, create: bool = False) -> Store:
     """The current invocation's store (see :meth:`CliState.store`)."""
-    return _state().store(buffered=buffered)
+    return _state().store(buffered=buffered, create=create)
 
 
 def close_store() -> None:
@@ -93,6 +125,9 @@ def echo_record(record: Any, as_json: bool) -> None:
     data = record.to_dict()
     if as_json:
         echo_json(data)
+        return
+    if output_format() != "table":
+        echo_rows([data], list(data), output_format())
         return
     width = max(len(key) for key in data)
     for key, value in data.items():

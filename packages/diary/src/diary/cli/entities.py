@@ -24,7 +24,7 @@ def project() -> None:
 @json_option
 def project_create(name: str, description: str, as_json: bool) -> None:
     """Create a project called NAME and print its id."""
-    echo_created(store().create_project(name, description=description), as_json)
+    echo_created(store(create=True).create_project(name, description=description), as_json)
 
 
 @project.command("list")

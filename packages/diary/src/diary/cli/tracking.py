@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import IO, Any
@@ -174,24 +173,12 @@ def metric_keys(iteration_id: str, as_json: bool) -> None:
 @metric.command("history")
 @click.argument("iteration_id", metavar="ITERATION")
 @click.argument("key")
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-    help="Output format.",
-)
 @json_option
-def metric_history(iteration_id: str, key: str, output: str, as_json: bool) -> None:
+def metric_history(iteration_id: str, key: str, as_json: bool) -> None:
     """Print the history of metric KEY of ITERATION, by step."""
     points = store().metric_history(iteration_id, key)
-    if as_json or output == "json":
-        echo_json([point.to_dict() for point in points])
-    elif output == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["step", "value", "timestamp"])
-        for point in points:
-            writer.writerow([point.step, repr(point.value), point.timestamp.isoformat()])
+    rows = [point.to_dict() for point in points]
+    if as_json:
+        echo_json(rows)
     else:
-        echo_table([point.to_dict() for point in points], ["step", "value", "timestamp"])
+        echo_table(rows, ["step", "value", "timestamp"])
