@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,24 @@ def test_describe_hides_passwords(tmp_path: Path) -> None:
     settings = Settings(db_file=tmp_path / "x.db", db_url="postgresql://me:secret@host/db")
     assert settings.describe() == "postgresql://me:***@host/db"
     assert Settings(db_file=tmp_path / "x.db").describe() == str(tmp_path / "x.db")
+
+
+def test_an_unknown_deardiary_variable_is_named_with_the_likely_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from diary import config
+
+    config._WARNED.clear()
+    env_file = tmp_path / "settings.env"
+    env_file.write_text("DEARDIARY_FLUSH_SIZ=3\nDEARDIARY_PORT=8080\n")
+    with caplog.at_level(logging.WARNING, logger="diary.config"):
+        settings = load_settings(
+            env_file=env_file, environ={"DEARDIARY_DB_FILEE": "x.db", "DEARDIARY_XYZZY": "1"}
+        )
+        load_settings(environ={"DEARDIARY_DB_FILEE": "x.db"})  # said once per process
+    assert settings.flush_size == load_settings(environ={}).flush_size
+    assert [r.getMessage() for r in caplog.records] == [
+        "diary: ignoring unknown setting DEARDIARY_DB_FILEE; did you mean DEARDIARY_DB_FILE?",
+        "diary: ignoring unknown setting DEARDIARY_FLUSH_SIZ; did you mean DEARDIARY_FLUSH_SIZE?",
+        "diary: ignoring unknown setting DEARDIARY_XYZZY",
+    ]

@@ -16,6 +16,7 @@ settings without paying for SQLAlchemy or DuckDB.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -35,6 +36,8 @@ __all__ = [
     "Settings",
     "load_settings",
 ]
+
+logger = logging.getLogger(__name__)
 
 ENV_PREFIX = "DEARDIARY_"
 DEFAULT_DB_FILE = "deardiary.db"
@@ -116,6 +119,41 @@ class Settings:
             user = credentials.split(":", 1)[0]
             return f"{scheme}://{user}:***@{host}"
         return self.db_url
+
+
+#: Every DEARDIARY_* variable diary reads.
+KNOWN_VARIABLES = frozenset(
+    ENV_PREFIX + suffix
+    for suffix in (
+        "DB_FILE", "DB_URL", "LOCK_TIMEOUT", "FLUSH_INTERVAL", "FLUSH_SIZE", "AUTO_UPGRADE",
+        "ARTIFACT_BACKEND", "ARTIFACT_FS_ROOT", "ARTIFACT_S3_BUCKET", "ARTIFACT_S3_ENDPOINT",
+        "ARTIFACT_S3_REGION", "ARTIFACT_S3_ACCESS_KEY", "ARTIFACT_S3_SECRET_KEY",
+        "ARTIFACT_S3_PREFIX", "ARTIFACT_S3_RETRIES", "ARTIFACT_S3_CONNECT_TIMEOUT",
+        "ARTIFACT_INLINE_MAX_BYTES",
+    )
+)  # fmt: skip
+# DearDiary.jl's server settings: meaningful to it, not to this storage library.
+_DEARDIARY_JL_VARIABLES = frozenset(
+    ENV_PREFIX + suffix
+    for suffix in (
+        "HOST", "PORT", "ENABLE_API", "ENABLE_UI", "ENABLE_AUTH", "JWT_SECRET", "CORS_ORIGINS",
+        "UI_HOST", "UI_PORT",
+    )
+)  # fmt: skip
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_unknown(values: Mapping[str, str]) -> None:
+    """Say so when a DEARDIARY_* variable is not one diary reads (a typo is otherwise silent)."""
+    import difflib
+
+    for name in sorted(set(values) - KNOWN_VARIABLES - _DEARDIARY_JL_VARIABLES - _WARNED):
+        _WARNED.add(name)  # once per process, however often the settings are read
+        close = difflib.get_close_matches(name, sorted(KNOWN_VARIABLES), n=1, cutoff=0.8)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        logger.warning("diary: ignoring unknown setting %s%s", name, hint)
 
 
 def _read_env_file(env_file: str | os.PathLike[str]) -> dict[str, str]:
@@ -307,6 +345,7 @@ def load_settings(
         # turn into an empty URL (DearDiary.jl's empty-port failure, defect 18).
         return value if value not in (None, "") else None
 
+    _warn_unknown(values)
     settings: dict[str, Any] = {}
     if (value := raw("DB_FILE")) is not None:
         settings["db_file"] = _path("DEARDIARY_DB_FILE", value, base)

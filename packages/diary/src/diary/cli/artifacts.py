@@ -59,7 +59,8 @@ def artifact_put(
     workers: int,
     as_json: bool,
 ) -> None:
-    """Store the file PATH as an artifact of EXPERIMENT (an id) in the configured backend.
+    """Store the file PATH as an artifact of EXPERIMENT (an id or a unique name) in the
+    configured backend.
 
     Prints the id, backend, uri, size and sha256. Several PATHs are stored at once, all or
     none, and listed as a table (a JSON array with --json).
@@ -68,6 +69,8 @@ def artifact_put(
         for option, given in (("--name", name), ("--media-type", media_type)):
             if given is not None:
                 raise click.UsageError(f"{option} applies to one PATH; {len(paths)} were given")
+    experiment_id = str(store().find_experiment(experiment_id).id)
+    if len(paths) > 1:
         records = store().put_artifacts(
             experiment_id, paths, iteration_id=iteration_id, description=description,
             workers=workers,
@@ -136,8 +139,10 @@ def artifact_get(resource_id: str, output: str | None) -> None:
 @click.option("--iteration", "iteration_id", help="Only the artifacts of this iteration.")
 @json_option
 def artifact_list(experiment_id: str, iteration_id: str | None, as_json: bool) -> None:
-    """List the artifacts of EXPERIMENT (an id), oldest first."""
-    records = store().list_resources(experiment_id, iteration_id=iteration_id)
+    """List the artifacts of EXPERIMENT (an id or a unique name), oldest first."""
+    opened = store()
+    experiment = opened.find_experiment(experiment_id).id
+    records = opened.list_resources(experiment, iteration_id=iteration_id)
     echo_records(records, _LIST_COLUMNS, as_json)
 
 

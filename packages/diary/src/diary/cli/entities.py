@@ -73,8 +73,8 @@ def experiment_list(project_id: str, as_json: bool) -> None:
 @click.argument("experiment_id", metavar="ID")
 @json_option
 def experiment_show(experiment_id: str, as_json: bool) -> None:
-    """Show an experiment."""
-    echo_record(store().get_experiment(experiment_id), as_json)
+    """Show an experiment (an id or a unique name)."""
+    echo_record(store().find_experiment(experiment_id), as_json)
 
 
 @experiment.command("end")
@@ -88,8 +88,9 @@ def experiment_show(experiment_id: str, as_json: bool) -> None:
 )
 @json_option
 def experiment_end(experiment_id: str, status: str, as_json: bool) -> None:
-    """End an experiment."""
-    echo_record(store().end_experiment(experiment_id, status), as_json)
+    """End an experiment (an id or a unique name)."""
+    opened = store()
+    echo_record(opened.end_experiment(opened.find_experiment(experiment_id).id, status), as_json)
 
 
 @click.group()
@@ -103,8 +104,10 @@ def iteration() -> None:
 @click.option("--notes", default="", help="Free text.")
 @json_option
 def iteration_start(experiment_id: str, parent: str | None, notes: str, as_json: bool) -> None:
-    """Start an iteration of EXPERIMENT (an id) and print its id."""
-    echo_created(store().create_iteration(experiment_id, parent=parent, notes=notes), as_json)
+    """Start an iteration of EXPERIMENT (an id or a unique name) and print its id."""
+    opened = store()
+    experiment = opened.find_experiment(experiment_id).id
+    echo_created(opened.create_iteration(experiment, parent=parent, notes=notes), as_json)
 
 
 @iteration.command("end")
@@ -127,8 +130,10 @@ def iteration_end(iteration_id: str, status: str, error: str | None, as_json: bo
 @click.argument("experiment_id", metavar="EXPERIMENT")
 @json_option
 def iteration_list(experiment_id: str, as_json: bool) -> None:
-    """List the iterations of EXPERIMENT (an id), oldest first."""
-    echo_records(store().list_iterations(experiment_id), _ITERATION_COLUMNS, as_json)
+    """List the iterations of EXPERIMENT (an id or a unique name), oldest first."""
+    opened = store()
+    iterations = opened.list_iterations(opened.find_experiment(experiment_id).id)
+    echo_records(iterations, _ITERATION_COLUMNS, as_json)
 
 
 @iteration.command("show")

@@ -116,7 +116,8 @@ class ExperimentsMixin(ProjectsMixin):
             return [experiment_record(row) for row in conn.execute(query)]
 
     def find_experiment(self, id_or_name: str, project: str | None = None) -> Experiment:
-        """An experiment by id, or by name within a project (id or name).
+        """An experiment by id, or by its name (within ``project``, an id or a name, when given;
+        else across all projects, where it must be unique).
 
         Raises:
             NotFound: nothing matches.
@@ -125,15 +126,27 @@ class ExperimentsMixin(ProjectsMixin):
         try:
             return self.get_experiment(as_uuid("experiment", id_or_name))
         except NotFound:
-            if project is None:
-                raise
-        owner = self.find_project(project)
-        matches = self.list_experiments(owner.id, name=id_or_name)
+            pass
+        if project is not None:
+            matches = self.list_experiments(self.find_project(project).id, name=id_or_name)
+        else:
+            matches = self._experiments_named(id_or_name)
         if not matches:
             raise NotFound("experiment", id_or_name)
         if len(matches) > 1:
-            raise InvalidValue("experiment name", id_or_name, "ambiguous; use an id")
+            where = "" if project is not None else " (in several projects: name the project too)"
+            raise InvalidValue(
+                "experiment name",
+                id_or_name,
+                f"{len(matches)} experiments have it{where}; use an id",
+            )
         return matches[0]
+
+    def _experiments_named(self, name: str) -> list[Experiment]:
+        table = m.experiment
+        with self.reading() as conn:
+            query = sa.select(table).where(table.c.name == name).order_by(table.c.created_at)
+            return [experiment_record(row) for row in conn.execute(query)]
 
     def update_experiment(
         self,
