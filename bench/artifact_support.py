@@ -135,8 +135,8 @@ def diary_store(
 
 def new_iteration(store: Any) -> Any:
     """A project, experiment and iteration in a store (not timed); returns the iteration id."""
-    project = store.create_project("bench")
-    experiment = store.create_experiment(project.id, "bench")
+    project = store.get_or_create_project("bench")
+    experiment = store.get_or_create_experiment(project.id, "bench")
     return store.create_iteration(experiment.id, snapshot=False).id
 
 

@@ -37,8 +37,8 @@ def _store(path: Path, *, buffered: bool = True) -> tuple[Any, UUID]:
     import diary
 
     store = diary.open(path, buffered=buffered)
-    project = store.create_project("bench")
-    experiment = store.create_experiment(project.id, "bench")
+    project = store.get_or_create_project("bench")
+    experiment = store.get_or_create_experiment(project.id, "bench")
     iteration = store.create_iteration(experiment.id, snapshot=False)
     return store, iteration.id
 
@@ -288,8 +288,8 @@ def bytes_per_point(ctx: Context) -> Measurement:
     def project() -> float:
         path = ctx.path("diary.duckdb")
         with diary.open(path) as store:
-            project = store.create_project("bench")
-            experiment = store.create_experiment(project.id, "bench")
+            project = store.get_or_create_project("bench")
+            experiment = store.get_or_create_experiment(project.id, "bench")
             for _ in range(iterations):
                 iteration = store.create_iteration(experiment.id, snapshot=False).id
                 for step in range(steps):
@@ -352,8 +352,8 @@ def four_processes(ctx: Context) -> Measurement:
     def run(processes: int) -> float:
         path = ctx.path("diary.duckdb")
         with diary.open(path) as store:
-            project = store.create_project("bench")
-            experiment = store.create_experiment(project.id, "bench")
+            project = store.get_or_create_project("bench")
+            experiment = store.get_or_create_experiment(project.id, "bench")
             ids = [
                 str(store.create_iteration(experiment.id, snapshot=False).id)
                 for _ in range(processes)

@@ -7,7 +7,7 @@ from uuid import uuid4
 import pytest
 
 from diary.enums import ExperimentStatus
-from diary.errors import InvalidValue, NotFound
+from diary.errors import AlreadyExists, InvalidValue, NotFound
 from diary.store import Store
 
 
@@ -57,8 +57,14 @@ def test_empty_names_are_refused(store: Store) -> None:
 
 def test_find_project_by_id_or_unique_name(store: Store) -> None:
     first = store.create_project("alpha")
-    store.create_project("twin")
-    store.create_project("twin")
+    twin = store.create_project("twin")
+    with pytest.raises(AlreadyExists) as taken:
+        store.create_project("twin")
+    assert str(taken.value) == (
+        f"a project named 'twin' exists already ({twin.id}); get_or_create_project (or its id) "
+        "reuses it"
+    )
+    _duplicate_project(store, "twin")  # as a database from before names were unique has
     assert store.find_project("alpha") == first
     assert store.find_project(str(first.id)) == first
     with pytest.raises(InvalidValue) as raised:
@@ -128,3 +134,32 @@ def test_records_serialise_to_json_friendly_dicts(store: Store) -> None:
     }
     experiment = store.create_experiment(project.id, "e")
     assert experiment.to_dict()["status"] == "in_progress"
+
+
+def _duplicate_project(store: Store, name: str) -> None:
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    import sqlalchemy as sa
+
+    from diary import models as m
+
+    with store.transaction() as conn:
+        conn.execute(
+            sa.insert(m.project).values(id=uuid4(), name=name, created_at=datetime.now(UTC))
+        )
+
+
+def test_get_or_create_makes_a_script_rerunnable(store: Store) -> None:
+    project = store.get_or_create_project("mnist", description="digits")
+    assert store.get_or_create_project("mnist") == project
+    experiment = store.get_or_create_experiment(project.id, "baseline")
+    assert store.get_or_create_experiment(project.id, "baseline") == experiment
+    other = store.get_or_create_experiment(store.get_or_create_project("cifar").id, "baseline")
+    assert other.id != experiment.id  # names are unique within a project, not across
+    assert [p.name for p in store.list_projects()] == ["mnist", "cifar"]
+    with pytest.raises(AlreadyExists):
+        store.create_experiment(project.id, "baseline")
+    _duplicate_project(store, "mnist")
+    with pytest.raises(InvalidValue, match="several projects have this name; use an id"):
+        store.get_or_create_project("mnist")

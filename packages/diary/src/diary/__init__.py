@@ -8,8 +8,8 @@ Example::
     import diary
 
     with diary.open("deardiary.db") as store:
-        project = store.create_project("mnist")
-        experiment = store.create_experiment(project.id, "baseline")
+        project = store.get_or_create_project("mnist")
+        experiment = store.get_or_create_experiment(project.id, "baseline")
         with store.iteration(experiment.id) as it:
             it.log_param("lr", 0.01)
             it.log_metric("loss", 0.25)

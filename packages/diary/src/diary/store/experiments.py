@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 
 from diary import models as m
 from diary.enums import ExperimentStatus
-from diary.errors import InvalidValue, NotFound
+from diary.errors import AlreadyExists, InvalidValue, NotFound
 from diary.records import Experiment
 from diary.store.base import IdLike, as_uuid, require_text
 from diary.store.cascade import delete_experiments
@@ -69,21 +69,63 @@ class ExperimentsMixin(ProjectsMixin):
         check_text("description", description)
         with self.transaction() as conn:
             project = self.require_row(conn, m.project, "project", project_id)
-            now = self.clock.now()
-            record = Experiment(
-                uuid4(), project, name, description, ExperimentStatus.IN_PROGRESS, now, None, None
-            )
-            conn.execute(
-                sa.insert(m.experiment).values(
-                    id=record.id,
-                    project_id=project,
-                    name=name,
-                    description=description,
-                    status=record.status.value,
-                    created_at=now,
+            taken = _named(conn, project, name)
+            if taken:
+                raise AlreadyExists(
+                    "experiment",
+                    name,
+                    f"project {project} has an experiment named {name!r} already "
+                    f"({taken[0].id}); get_or_create_experiment (or its id) reuses it",
                 )
+            return self._insert_experiment(conn, project, name, description, tags)
+
+    def get_or_create_experiment(
+        self,
+        project_id: IdLike,
+        name: str,
+        *,
+        description: str = "",
+        tags: Iterable[str] = (),
+    ) -> Experiment:
+        """The experiment called ``name`` in a project, created first if there is none: a
+        training script that calls this can be run again unchanged.
+
+        Raises:
+            NotFound: no such project.
+            InvalidValue: an empty name, or several experiments of the project have it (from
+                before names were unique: use the id).
+        """
+        require_text("experiment name", name)
+        check_text("description", description)
+        with self.transaction() as conn:
+            project = self.require_row(conn, m.project, "project", project_id)
+            found = _named(conn, project, name)
+            if len(found) > 1:
+                raise InvalidValue(
+                    "experiment name", name, "several experiments of the project have it; use an id"
+                )
+            if found:
+                return experiment_record(found[0])
+            return self._insert_experiment(conn, project, name, description, tags)
+
+    def _insert_experiment(
+        self, conn: Connection, project: UUID, name: str, description: str, tags: Iterable[str]
+    ) -> Experiment:
+        now = self.clock.now()
+        record = Experiment(
+            uuid4(), project, name, description, ExperimentStatus.IN_PROGRESS, now, None, None
+        )
+        conn.execute(
+            sa.insert(m.experiment).values(
+                id=record.id,
+                project_id=project,
+                name=name,
+                description=description,
+                status=record.status.value,
+                created_at=now,
             )
-            insert_tags(conn, "experiment", record.id, tags, now)
+        )
+        insert_tags(conn, "experiment", record.id, tags, now)
         return record
 
     def get_experiment(self, experiment_id: IdLike) -> Experiment:
@@ -216,3 +258,9 @@ class ExperimentsMixin(ProjectsMixin):
         with self.transaction() as conn:
             key = self.require_row(conn, m.experiment, "experiment", experiment_id)
             delete_experiments(conn, [key])
+
+
+def _named(conn: Connection, project: UUID, name: str) -> list[Row[Any]]:
+    table = m.experiment
+    query = sa.select(table).where(table.c.project_id == project, table.c.name == name)
+    return list(conn.execute(query.limit(2)).all())

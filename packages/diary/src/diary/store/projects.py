@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from uuid import uuid4
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 
 from diary import models as m
-from diary.errors import InvalidValue, NotFound
+from diary.errors import AlreadyExists, InvalidValue, NotFound
 from diary.records import Project
 from diary.store.base import IdLike, StoreBase, as_uuid, require_text
 from diary.store.cascade import delete_projects
@@ -33,21 +34,55 @@ class ProjectsMixin(StoreBase):
         """Create a project.
 
         Args:
-            name: the project's name (not required to be unique; the CLI refuses ambiguous
-                names where it accepts a name instead of an id).
+            name: the project's name, unique among projects (databases from before names
+                were unique may hold duplicates: a name then finds none, use the id).
             description: free text.
             tags: tags to attach.
 
         Returns:
             The new project.
-        """
-        from uuid import uuid4
 
+        Raises:
+            AlreadyExists: a project has this name (:meth:`get_or_create_project` reuses it).
+        """
         require_text("project name", name)
         check_text("description", description)
         now = self.clock.now()
         record = Project(uuid4(), name, description, now, None)
         with self.transaction() as conn:
+            _refuse_taken_name(conn, name)
+            conn.execute(
+                sa.insert(m.project).values(
+                    id=record.id, name=name, description=description, created_at=now
+                )
+            )
+            insert_tags(conn, "project", record.id, tags, now)
+        return record
+
+    def get_or_create_project(
+        self, name: str, *, description: str = "", tags: Iterable[str] = ()
+    ) -> Project:
+        """The project called ``name``, created first if there is none: a script that calls
+        this can be run again unchanged and keeps adding to the same project.
+
+        Raises:
+            InvalidValue: an empty name, or several projects have it (from before names were
+                unique: rename or delete all but one, or use the id).
+        """
+        require_text("project name", name)
+        check_text("description", description)
+        with self.transaction() as conn:
+            found = conn.execute(
+                sa.select(m.project).where(m.project.c.name == name).limit(2)
+            ).all()
+            if len(found) > 1:
+                raise InvalidValue(
+                    "project name", name, "several projects have this name; use an id"
+                )
+            if found:
+                return project_record(found[0])
+            now = self.clock.now()
+            record = Project(uuid4(), name, description, now, None)
             conn.execute(
                 sa.insert(m.project).values(
                     id=record.id, name=name, description=description, created_at=now
@@ -126,3 +161,15 @@ class ProjectsMixin(StoreBase):
         with self.transaction() as conn:
             key = self.require_row(conn, m.project, "project", project_id)
             delete_projects(conn, [key])
+
+
+def _refuse_taken_name(conn: Connection, name: str) -> None:
+    """Names of new projects are unique, so a name always finds one project."""
+    taken = conn.execute(sa.select(m.project.c.id).where(m.project.c.name == name).limit(1)).all()
+    if taken:
+        raise AlreadyExists(
+            "project",
+            name,
+            f"a project named {name!r} exists already ({taken[0].id}); "
+            "get_or_create_project (or its id) reuses it",
+        )
