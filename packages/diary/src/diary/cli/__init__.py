@@ -16,6 +16,7 @@ from diary.cli.common import CliState
 from diary.cli.db import db
 from diary.cli.entities import experiment, iteration, project
 from diary.cli.registry import model
+from diary.cli.runs import iteration as _iteration_reads  # noqa: F401 - adds its commands
 from diary.cli.tracking import log, metric
 from storage_core.cli_support import ErrorBoundaryGroup, debug_option
 

@@ -10,8 +10,6 @@ from storage_core.cli_support import json_option
 
 __all__ = ["experiment", "iteration", "project"]
 
-_ITERATION_COLUMNS = ["id", "status", "parent_id", "created_at", "ended_at", "notes"]
-
 
 @click.group()
 def project() -> None:
@@ -124,21 +122,3 @@ def iteration_start(experiment_id: str, parent: str | None, notes: str, as_json:
 def iteration_end(iteration_id: str, status: str, error: str | None, as_json: bool) -> None:
     """End an iteration."""
     echo_record(store().end_iteration(iteration_id, status, error=error), as_json)
-
-
-@iteration.command("list")
-@click.argument("experiment_id", metavar="EXPERIMENT")
-@json_option
-def iteration_list(experiment_id: str, as_json: bool) -> None:
-    """List the iterations of EXPERIMENT (an id or a unique name), oldest first."""
-    opened = store()
-    iterations = opened.list_iterations(opened.find_experiment(experiment_id).id)
-    echo_records(iterations, _ITERATION_COLUMNS, as_json)
-
-
-@iteration.command("show")
-@click.argument("iteration_id", metavar="ID")
-@json_option
-def iteration_show(iteration_id: str, as_json: bool) -> None:
-    """Show an iteration."""
-    echo_record(store().get_iteration(iteration_id), as_json)

@@ -1,0 +1,246 @@
+"""Filter trees (:mod:`diary.query.expressions`) into SQLAlchemy expressions with bound values.
+
+Nothing is ever pasted into SQL text: every key and value is a bound parameter. Each field
+becomes an uncorrelated ``iteration.id IN (SELECT ...)`` over one table, which every engine
+plans once, whatever the number of iterations:
+
+* parameters: the ``parameter`` rows of the key, compared as numbers when the literal is a
+  number (text that is no number does not match), else as text;
+* metrics: the per-key summary of :func:`metric_summary_query` (last value at the highest step,
+  min, max, count, last step), computed in the engine;
+* tags: the ``iteration_tag`` rows (``tags.stage = 'prod'`` is the tag ``stage=prod``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+from diary import models as m
+from diary.query.expressions import And, Compare, Field, FilterError, Not, Or, Predicate
+
+__all__ = ["field_expression", "metric_summary_query", "to_condition"]
+
+_COMPARE = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+class _Number(FunctionElement[float]):
+    """A text column as a number, NULL when the text is not one (on every engine)."""
+
+    type = sa.Double()
+    inherit_cache = True
+    name = "diary_number"
+
+
+@compiles(_Number)
+def _number_default(element: _Number, compiler: Any, **kw: Any) -> str:
+    (arg,) = list(element.clauses)
+    text = compiler.process(arg, **kw)
+    pattern = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
+    return f"CASE WHEN {text} ~ '{pattern}' THEN CAST({text} AS DOUBLE PRECISION) END"
+
+
+@compiles(_Number, "duckdb")
+def _number_duckdb(element: _Number, compiler: Any, **kw: Any) -> str:
+    (arg,) = list(element.clauses)
+    return f"TRY_CAST({compiler.process(arg, **kw)} AS DOUBLE)"
+
+
+@compiles(_Number, "sqlite")
+def _number_sqlite(element: _Number, compiler: Any, **kw: Any) -> str:
+    (arg,) = list(element.clauses)
+    text = compiler.process(arg, **kw)
+    # SQLite's CAST turns any text into a number (0.0 for 'adam'): only numeric-looking text.
+    return (
+        f"CASE WHEN trim({text}) <> '' AND trim({text}) NOT GLOB '*[^-+0-9.eE]*' "
+        f"AND trim({text}) GLOB '*[0-9]*' THEN CAST({text} AS REAL) END"
+    )
+
+
+def metric_summary_query(
+    keys: Sequence[str] | None = None, iteration_ids: Sequence[UUID] | None = None
+) -> sa.Subquery:
+    """Per (iteration, metric key): ``last`` (the value at the highest step, latest logged on
+    a tie), ``step`` (that step), ``min``, ``max`` and ``count``, in one pass of the engine."""
+    metric = m.metric
+    window = (metric.c.iteration_id, metric.c.key)
+    ranked = sa.select(
+        metric.c.iteration_id,
+        metric.c.key,
+        metric.c.value.label("last"),
+        metric.c.step.label("step"),
+        sa.func.row_number()
+        .over(
+            partition_by=window,
+            order_by=(metric.c.step.desc(), metric.c.timestamp.desc(), metric.c.value.desc()),
+        )
+        .label("rank"),
+        sa.func.min(metric.c.value).over(partition_by=window).label("min"),
+        sa.func.max(metric.c.value).over(partition_by=window).label("max"),
+        sa.func.count().over(partition_by=window).label("count"),
+    )
+    if keys is not None:
+        ranked = ranked.where(metric.c.key.in_(list(keys)))
+    if iteration_ids is not None:
+        ranked = ranked.where(metric.c.iteration_id.in_(list(iteration_ids)))
+    inner = ranked.subquery("ranked")
+    return (
+        sa.select(
+            inner.c.iteration_id,
+            inner.c.key,
+            inner.c.last,
+            inner.c.step,
+            inner.c.min,
+            inner.c.max,
+            inner.c["count"],
+        )
+        .where(inner.c.rank == 1)
+        .subquery("summary")
+    )
+
+
+def to_condition(predicate: Predicate, text: str) -> ColumnElement[bool]:
+    """The WHERE clause over ``iteration`` that ``predicate`` means."""
+    if isinstance(predicate, And):
+        return sa.and_(*(to_condition(item, text) for item in predicate.items))
+    if isinstance(predicate, Or):
+        return sa.or_(*(to_condition(item, text) for item in predicate.items))
+    if isinstance(predicate, Not):
+        return sa.not_(to_condition(predicate.item, text))
+    return _compare(predicate, text)
+
+
+def _compare(node: Compare, text: str) -> ColumnElement[bool]:
+    field, op, value = node.field, node.op, node.value
+    iteration = m.iteration
+    if field.kind == "attr":
+        attribute: Any = iteration.c[field.key]
+        return _apply(attribute, op, _attribute_value(field, value, text), text, field)
+    if field.kind in ("tag", "has_tag"):
+        if op not in ("=", "!=", "in"):
+            raise FilterError(text, field.position, "tags compare with =, != or in")
+        values = value if isinstance(value, tuple) else (value,)
+        tags = [str(v) if field.kind == "has_tag" else f"{field.key}={v}" for v in values]
+        tagged = sa.select(m.iteration_tag.c.iteration_id).where(m.iteration_tag.c.tag.in_(tags))
+        found = iteration.c.id.in_(tagged)
+        return sa.not_(found) if op == "!=" else found
+    if field.kind == "param":
+        parameter = m.parameter
+        numeric = _is_number(value) or (
+            isinstance(value, tuple) and value and all(_is_number(v) for v in value)
+        )
+        compared: Any = _Number(parameter.c.value) if numeric else parameter.c.value
+        if not numeric and value is not None:
+            value = _as_text(value)
+        matching = sa.select(parameter.c.iteration_id).where(
+            parameter.c.key == field.key, _apply(compared, op, value, text, field)
+        )
+        return iteration.c.id.in_(matching)
+    summary = metric_summary_query([field.key])
+    measured: Any = summary.c[field.summary]
+    if value is not None and not _is_number(value) and not isinstance(value, tuple):
+        raise FilterError(text, field.position, f"{field.name} compares with numbers")
+    matching = sa.select(summary.c.iteration_id).where(_apply(measured, op, value, text, field))
+    return iteration.c.id.in_(matching)
+
+
+def _apply(column: Any, op: str, value: Any, text: str, field: Field) -> ColumnElement[bool]:
+    if op == "is":
+        return column.is_(None)  # type: ignore[no-any-return]
+    if op == "is not":
+        return column.is_not(None)  # type: ignore[no-any-return]
+    if op == "in":
+        return column.in_(list(value))  # type: ignore[no-any-return]
+    if op == "like":
+        return column.like(value)  # type: ignore[no-any-return]
+    # NaN needs nothing special: DuckDB and PostgreSQL treat NaN as equal to itself (and
+    # larger than any number); SQLite never stores it.
+    compared: ColumnElement[bool] = _COMPARE[op](column, value)
+    return compared
+
+
+def _attribute_value(field: Field, value: Any, text: str) -> Any:
+    if value is None:
+        return None
+    values = value if isinstance(value, tuple) else (value,)
+    converted: list[Any] = []
+    for item in values:
+        if field.key in ("created_at", "ended_at"):
+            try:
+                stamp = datetime.fromisoformat(str(item))
+            except ValueError:
+                raise FilterError(
+                    text, field.position, f"{field.key} compares with an ISO date, not {item!r}"
+                ) from None
+            converted.append(stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC))
+        elif field.key in ("id", "parent_id", "experiment_id"):
+            try:
+                converted.append(UUID(str(item)))
+            except ValueError:
+                raise FilterError(
+                    text, field.position, f"{field.key} compares with an id, not {item!r}"
+                ) from None
+        else:
+            converted.append(_as_text(item))
+    return tuple(converted) if isinstance(value, tuple) else converted[0]
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "True" if value else "False"  # how str() stored a logged bool
+    return str(value)
+
+
+def field_expression(field: Field, iteration: Any = None) -> Any:
+    """A per-iteration scalar of ``field``, for ordering (NULL where the field is absent)."""
+    iteration = iteration if iteration is not None else m.iteration
+    if field.kind == "attr":
+        return iteration.c[field.key]
+    if field.kind == "param":
+        parameter = m.parameter
+        return (
+            sa.select(parameter.c.value)
+            .where(parameter.c.iteration_id == iteration.c.id, parameter.c.key == field.key)
+            .scalar_subquery()
+        )
+    if field.kind == "metric":
+        summary = metric_summary_query([field.key])
+        return (
+            sa.select(summary.c[field.summary])
+            .where(summary.c.iteration_id == iteration.c.id)
+            .scalar_subquery()
+        )
+    raise FilterError(field.name, field.position, "tags cannot order results")
+
+
+def referenced(predicate: Predicate | None, extra: Iterable[Field] = ()) -> list[Field]:
+    """Every field a filter (and the extra fields, e.g. of order_by) names."""
+    found: list[Field] = list(extra)
+    stack: list[Predicate] = [predicate] if predicate is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, And | Or):
+            stack.extend(node.items)
+        elif isinstance(node, Not):
+            stack.append(node.item)
+        else:
+            found.append(node.field)
+    return found

@@ -1,0 +1,315 @@
+"""Searching iterations across experiments and projects, as records or as a wide table.
+
+:func:`search_runs` is diary's ``mlflow.search_runs``: one row per iteration with its
+columns, ``params.*`` (every parameter of the iterations found), ``metrics.*`` (each metric's
+last value) and ``tags``, filtered by the expression language of
+:mod:`diary.query.expressions`, ordered, limited, and handed out as dicts, an Arrow table or a
+pandas DataFrame. The filter and the order run in the engine; only the page asked for is read
+back, with one query each for its parameters, metric summaries and tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from diary import models as m
+from diary.errors import InvalidValue
+from diary.query.compile import (
+    _Number,
+    field_expression,
+    metric_summary_query,
+    referenced,
+    to_condition,
+)
+from diary.query.expressions import Field, FilterError, parse_field, parse_filter
+
+if TYPE_CHECKING:
+    from diary.store import Store
+
+__all__ = ["MetricSummary", "SearchResult", "metric_summaries", "search_runs"]
+
+_CHUNK = 500
+_ITERATION_COLUMNS = ("id", "experiment_id", "parent_id", "status", "created_at", "ended_at")
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """A metric of an iteration in five numbers, computed by the engine.
+
+    Attributes:
+        last: the value at the highest step (the latest logged on a tie).
+        step: that step.
+        min: the smallest value (NaN sorts above every number).
+        max: the largest value.
+        count: how many points.
+    """
+
+    last: float
+    step: int
+    min: float
+    max: float
+    count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as a dict."""
+        return {
+            "last": self.last,
+            "step": self.step,
+            "min": self.min,
+            "max": self.max,
+            "count": self.count,
+        }
+
+
+@dataclass
+class SearchResult(Sequence[dict[str, Any]]):
+    """The iterations found, one wide row each (``params.KEY``, ``metrics.KEY`` columns).
+
+    Attributes:
+        rows: the rows, in the order asked for.
+        params: the parameter keys of the columns, sorted.
+        metrics: the metric keys of the columns, sorted.
+    """
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    params: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        """Every column, in table order."""
+        return [
+            *_ITERATION_COLUMNS,
+            *(f"params.{key}" for key in self.params),
+            *(f"metrics.{key}" for key in self.metrics),
+            "tags",
+        ]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.rows[index]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.rows)
+
+    def ids(self) -> list[UUID]:
+        """The ids of the iterations found, in order."""
+        return [row["id"] for row in self.rows]
+
+    def to_arrow(self) -> Any:
+        """The rows as a ``pyarrow.Table`` (ids as strings; missing values null).
+
+        Raises:
+            StorageError: pyarrow is not installed.
+        """
+        from diary.store.writers import _require_pyarrow
+
+        pa = _require_pyarrow()
+        columns = self.columns
+        data = {name: [_arrow_value(row.get(name)) for row in self.rows] for name in columns}
+        return pa.table(data) if self.rows else pa.table({name: [] for name in columns})
+
+    def to_pandas(self) -> Any:
+        """The rows as a ``pandas.DataFrame``, like ``mlflow.search_runs`` returns.
+
+        Raises:
+            StorageError: pandas (or pyarrow) is not installed.
+        """
+        try:
+            import pandas  # noqa: F401
+        except ImportError:
+            from diary.errors import StorageError
+
+            raise StorageError(
+                "pandas is not installed; install the extra: "
+                "pip install 'deardiary-tracking[pandas]'"
+            ) from None
+        return self.to_arrow().to_pandas()
+
+
+def _arrow_value(value: Any) -> Any:
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return value
+
+
+def search_runs(
+    store: Store,
+    filter: str | None = None,
+    *,
+    experiments: Iterable[str | UUID] | None = None,
+    projects: Iterable[str | UUID] | None = None,
+    order_by: Iterable[str] = (),
+    limit: int | None = None,
+    offset: int = 0,
+) -> SearchResult:
+    """Find iterations across experiments and projects.
+
+    Args:
+        store: the diary store.
+        filter: an expression such as ``params.lr > 0.01 and metrics.loss < 0.2``
+            (see :mod:`diary.query.expressions`); None matches every iteration.
+        experiments: only these experiments (ids or unique names).
+        projects: only the experiments of these projects (ids or unique names).
+        order_by: fields, each optionally followed by ``asc`` or ``desc``
+            (``"metrics.loss"``, ``"params.lr desc"``); default: oldest first. Iterations
+            without the field come last.
+        limit: at most this many rows.
+        offset: skip this many rows first.
+
+    Returns:
+        The rows found, wide (see :class:`SearchResult`).
+
+    Raises:
+        FilterError: the filter or an order does not parse, or names a key that no iteration
+            has (instead of silently matching nothing); the message names the position.
+        NotFound: an experiment or project that does not exist.
+        InvalidValue: a negative limit or offset.
+    """
+    if limit is not None and limit < 0:
+        raise InvalidValue("limit", limit, "must be 0 or more")
+    if offset < 0:
+        raise InvalidValue("offset", offset, "must be 0 or more")
+    predicate = parse_filter(filter) if filter and filter.strip() else None
+    orders = [_order(text) for text in order_by]
+    store.flush()  # a process reads its own buffered writes
+    iteration = m.iteration
+    query = sa.select(iteration.c.id)
+    scope = _experiment_scope(store, experiments, projects)
+    if scope is not None:
+        query = query.where(iteration.c.experiment_id.in_(scope))
+    with store.reading() as conn:
+        _check_keys(conn, filter or "", referenced(predicate, [f for f, _ in orders]))
+        if predicate is not None:
+            query = query.where(to_condition(predicate, filter or ""))
+        for field_, descending in orders:
+            expression = field_expression(field_)
+            keys = [_Number(expression), expression] if field_.kind == "param" else [expression]
+            for key in keys:
+                ordered = key.desc() if descending else key.asc()
+                query = query.order_by(ordered.nulls_last())
+        query = query.order_by(iteration.c.created_at, iteration.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
+        ids = [row[0] for row in conn.execute(query).all()]
+        return _wide_rows(conn, ids)
+
+
+def _order(text: str) -> tuple[Field, bool]:
+    words = text.strip().rsplit(None, 1)
+    descending = False
+    if len(words) == 2 and words[1].lower() in ("asc", "desc"):
+        text, descending = words[0], words[1].lower() == "desc"
+    return parse_field(text), descending
+
+
+def _experiment_scope(
+    store: Store,
+    experiments: Iterable[str | UUID] | None,
+    projects: Iterable[str | UUID] | None,
+) -> list[UUID] | None:
+    if experiments is None and projects is None:
+        return None
+    scope: list[UUID] = []
+    for given in experiments or ():
+        scope.append(store.find_experiment(str(given)).id)
+    for given in projects or ():
+        project = store.find_project(str(given))
+        scope.extend(experiment.id for experiment in store.list_experiments(project.id))
+    return scope
+
+
+def _check_keys(conn: sa.Connection, text: str, fields: list[Field]) -> None:
+    """Refuse a parameter or metric key no iteration has: a typo would match nothing."""
+    for kind, table in (("param", m.parameter), ("metric", m.metric)):
+        wanted = {f.key for f in fields if f.kind == kind}
+        if not wanted:
+            continue
+        known = set(
+            conn.execute(sa.select(table.c.key).where(table.c.key.in_(wanted)).distinct())
+            .scalars()
+            .all()
+        )
+        for field_ in fields:
+            if field_.kind == kind and field_.key not in known:
+                noun = "parameter" if kind == "param" else "metric"
+                raise FilterError(
+                    text or field_.name,
+                    field_.position,
+                    f"no iteration has the {noun} {field_.key!r}",
+                )
+
+
+def _wide_rows(conn: sa.Connection, ids: list[UUID]) -> SearchResult:
+    if not ids:
+        return SearchResult()
+    iteration = m.iteration
+    found: dict[UUID, dict[str, Any]] = {}
+    params: dict[UUID, dict[str, str]] = {}
+    metrics: dict[UUID, dict[str, float]] = {}
+    tags: dict[UUID, list[str]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        columns = [iteration.c[name] for name in _ITERATION_COLUMNS]
+        for record in conn.execute(sa.select(*columns).where(iteration.c.id.in_(chunk))):
+            found[record.id] = dict(record._mapping)
+        parameter = m.parameter
+        rows = conn.execute(
+            sa.select(parameter.c.iteration_id, parameter.c.key, parameter.c.value).where(
+                parameter.c.iteration_id.in_(chunk)
+            )
+        )
+        for owner, key, value in rows:
+            params.setdefault(owner, {})[key] = value
+        summary = metric_summary_query(iteration_ids=chunk)
+        for owner, key, last in conn.execute(
+            sa.select(summary.c.iteration_id, summary.c.key, summary.c.last)
+        ):
+            metrics.setdefault(owner, {})[key] = last
+        tag = m.iteration_tag
+        for owner, name in conn.execute(
+            sa.select(tag.c.iteration_id, tag.c.tag)
+            .where(tag.c.iteration_id.in_(chunk))
+            .order_by(tag.c.tag)
+        ):
+            tags.setdefault(owner, []).append(name)
+    param_keys = sorted({key for values in params.values() for key in values})
+    metric_keys = sorted({key for values in metrics.values() for key in values})
+    result = SearchResult(params=param_keys, metrics=metric_keys)
+    for iteration_id in ids:
+        row: dict[str, Any] = found[iteration_id]
+        for key in param_keys:
+            row[f"params.{key}"] = params.get(iteration_id, {}).get(key)
+        for key in metric_keys:
+            row[f"metrics.{key}"] = metrics.get(iteration_id, {}).get(key)
+        row["tags"] = tags.get(iteration_id, [])
+        result.rows.append(row)
+    return result
+
+
+def metric_summaries(store: Store, iteration_id: str | UUID) -> dict[str, MetricSummary]:
+    """Every metric of an iteration summarised by the engine (key -> :class:`MetricSummary`).
+
+    Raises:
+        NotFound: no such iteration.
+    """
+    iteration = store.get_iteration(iteration_id).id
+    store.flush()
+    summary = metric_summary_query(iteration_ids=[iteration])
+    with store.reading() as conn:
+        rows = conn.execute(sa.select(summary).order_by(summary.c.key)).all()
+    return {
+        row.key: MetricSummary(row.last, int(row.step), row.min, row.max, int(row[-1]))
+        for row in rows
+    }
