@@ -210,3 +210,39 @@ def test_cli_list_search_show_compare_tag_delete(tmp_path: Path) -> None:
     assert [UUID(row["id"]) for row in json.loads(
         _cli(db, "iteration", "list", "sweep", "--json").stdout
     )] == [UUID(ids[0])]  # fmt: skip
+
+
+def test_metric_plot_in_the_terminal_and_to_files(tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    with diary.open(db) as store:
+        experiment = store.get_or_create_experiment(store.get_or_create_project("p").id, "e")
+        ids = []
+        for scale in (1.0, 2.0):
+            iteration = store.create_iteration(experiment.id, snapshot=False).id
+            store.log_points(
+                iteration,
+                [("loss", scale / (step + 1), step) for step in range(100_000)]
+                + [("val", math.nan, 0), ("val", scale, 1)],
+            )
+            ids.append(str(iteration))
+    chart = _cli(db, "metric", "plot", *ids, "loss", "--width", "80", "--height", "15")
+    assert chart.exit_code == 0, chart.output
+    lines = chart.stdout.splitlines()
+    assert len(lines) in (15, 16)  # the chart, and the line the echo ends
+    assert f"{ids[0][:8]} loss" in chart.stdout
+    assert f"{ids[1][:8]} loss" in chart.stdout
+    assert "\x1b[" not in chart.stdout  # no colour codes outside a terminal
+    keys = _cli(db, "metric", "plot", ids[0], "--key", "loss", "--key", "val", "--width", "60")
+    assert keys.exit_code == 0, keys.output
+    assert "loss" in keys.stdout and "val" in keys.stdout  # noqa: PT018
+    for suffix, magic in ((".png", b"\x89PNG"), (".svg", b"<?xml"), (".html", b"<!DOCTYPE")):
+        target = tmp_path / f"chart{suffix}"
+        written = _cli(db, "metric", "plot", *ids, "loss", "--output", str(target))
+        assert (written.exit_code, written.stdout) == (0, f"{target}\n")
+        assert target.read_bytes().startswith(magic)
+    wrong = _cli(db, "metric", "plot", ids[0], "loss", "--output", str(tmp_path / "c.jpg"))
+    assert wrong.exit_code == 2
+    missing = _cli(db, "metric", "plot", ids[0], "nope")
+    assert (missing.exit_code, missing.stderr) == (
+        1, f"Error: invalid metric 'nope': iteration {ids[0]} has no points of it\n"
+    )  # fmt: skip

@@ -15,6 +15,7 @@ from diary.cli.artifacts import artifact, artifacts
 from diary.cli.common import CliState
 from diary.cli.db import db
 from diary.cli.entities import experiment, iteration, project
+from diary.cli.plot import metric_plot as _metric_plot  # noqa: F401 - adds its command
 from diary.cli.registry import model
 from diary.cli.runs import iteration as _iteration_reads  # noqa: F401 - adds its commands
 from diary.cli.tracking import log, metric
