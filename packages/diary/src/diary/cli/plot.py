@@ -103,8 +103,7 @@ def _terminal_chart(
         plt.plot(steps, values, label=label, marker="braille")
     plt.title(title)
     plt.xlabel("step")
-    text = str(plt.build())  # plotext has no type hints
-    return text
+    return str(plt.build())
 
 
 def _write_html(path: Path, chart: str, title: str) -> None:
