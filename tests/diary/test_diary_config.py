@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,33 @@ def test_an_unknown_deardiary_variable_is_named_with_the_likely_one(
         "diary: ignoring unknown setting DEARDIARY_FLUSH_SIZ; did you mean DEARDIARY_FLUSH_SIZE?",
         "diary: ignoring unknown setting DEARDIARY_XYZZY",
     ]
+
+
+def test_diary_config_shows_each_setting_and_its_origin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from diary.cli import cli
+
+    for name in [n for n in os.environ if n.startswith("DEARDIARY_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DEARDIARY_ARTIFACT_S3_ACCESS_KEY", "AKIA-VISIBLE-NEVER")
+    monkeypatch.setenv("DEARDIARY_ARTIFACT_S3_SECRET_KEY", "secret-never-shown")
+    monkeypatch.setenv("DEARDIARY_ARTIFACT_BACKEND", "filesystem")
+    env_file = tmp_path / "s.env"
+    env_file.write_text("DEARDIARY_FLUSH_SIZE=7\nDEARDIARY_ARTIFACT_BACKEND=s3\n")
+    result = CliRunner().invoke(
+        cli, ["--env-file", str(env_file), "--db", str(tmp_path / "x.db"), "config", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = {row["variable"]: (row["value"], row["origin"]) for row in json.loads(result.stdout)}
+    assert rows["DEARDIARY_DB_FILE"] == (str(tmp_path / "x.db"), "flag --db")
+    assert rows["DEARDIARY_FLUSH_SIZE"] == ("7", f".env file {env_file}")
+    assert rows["DEARDIARY_ARTIFACT_BACKEND"] == ("filesystem", "environment")  # env wins
+    assert rows["DEARDIARY_ARTIFACT_S3_SECRET_KEY"] == ("***", "environment")
+    assert rows["DEARDIARY_LOCK_TIMEOUT"] == ("30.0", "default")
+    assert "never" not in result.stdout.lower()
+    assert not (tmp_path / "x.db").exists()  # reading the settings creates nothing

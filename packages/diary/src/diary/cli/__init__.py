@@ -18,6 +18,7 @@ from diary.cli.entities import experiment, iteration, project
 from diary.cli.plot import metric_plot as _metric_plot  # noqa: F401 - adds its command
 from diary.cli.registry import model
 from diary.cli.runs import iteration as _iteration_reads  # noqa: F401 - adds its commands
+from diary.cli.settings import config
 from diary.cli.tracking import log, metric
 from storage_core.cli_support import ErrorBoundaryGroup, debug_option
 
@@ -46,7 +47,18 @@ def cli(ctx: click.Context, db_path: str | None, env_file: str | None) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
-for _command in (db, project, experiment, iteration, log, metric, model, artifact, artifacts):
+for _command in (
+    db,
+    project,
+    experiment,
+    iteration,
+    log,
+    metric,
+    model,
+    artifact,
+    artifacts,
+    config,
+):
     cli.add_command(_command)
 
 
