@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import diary
 from diary.cli import cli
@@ -190,8 +193,18 @@ def test_cli_list_search_show_compare_tag_delete(tmp_path: Path) -> None:
     assert (shown["params"], shown["metrics"]["loss"]["last"]) == ({"lr": "0.1", "seed": "1"}, 0.2)
     text = _cli(db, "iteration", "show", ids[0]).stdout
     assert "parameters" in text and "metrics" in text  # noqa: PT018
-    compared = _cli(db, "iteration", "compare", *ids).stdout.splitlines()
-    assert [line.split()[0] for line in compared] == ["FIELD", "params.lr", "metrics.loss"]
+    compared = _cli(db, "compare", *ids).stdout.splitlines()
+    width = compared[0].index(ids[0][:8].upper())
+    assert [line[:width].strip() for line in compared] == [
+        "FIELD", "status", "* params.lr", "metrics.acc.last", "metrics.acc.min",
+        "metrics.acc.max", "* metrics.loss.last", "* metrics.loss.min", "* metrics.loss.max",
+    ]  # fmt: skip
+    assert compared[6].split()[-1] == ids[1][:8]  # the smaller last loss is the best
+    most = json.loads(_cli(db, "iteration", "compare", *ids, "--maximize", "loss", "--json").stdout)
+    assert [row["best"] for row in most if row["field"] == "metrics.loss.last"] == [ids[0]]
+    assert _cli(db, "experiment", "tag", "sweep", "stage=prod").stdout == "stage=prod\n"
+    assert _cli(db, "project", "tag", "p", "team-a").stdout == "team-a\n"
+    assert _cli(db, "project", "untag", "p", "team-a").stdout == "\n"
     assert _cli(db, "iteration", "tag", ids[0], "best", "stage=final").stdout == (
         "best, stage=final\n"
     )
@@ -246,3 +259,54 @@ def test_metric_plot_in_the_terminal_and_to_files(tmp_path: Path) -> None:
     assert (missing.exit_code, missing.stderr) == (
         1, f"Error: invalid metric 'nope': iteration {ids[0]} has no points of it\n"
     )  # fmt: skip
+
+
+def test_experiments_and_projects_are_deleted_only_when_asked(tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    with diary.open(db) as store:
+        project = store.get_or_create_project("p")
+        store.get_or_create_experiment(project.id, "gone")
+        store.get_or_create_experiment(project.id, "kept")
+    refused = _cli(db, "experiment", "delete", "gone")
+    assert refused.exit_code == 2
+    assert _cli(db, "experiment", "delete", "gone", "--yes").exit_code == 0
+    names = [e["name"] for e in json.loads(_cli(db, "experiment", "list", "p", "--json").stdout)]
+    assert names == ["kept"]
+    assert _cli(db, "project", "delete", "p", "--yes").exit_code == 0
+    assert json.loads(_cli(db, "project", "list", "--json").stdout) == []
+
+
+_NASTY = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="`\x00"),
+    min_size=1,
+    max_size=12,
+).filter(str.strip)  # a blank key is refused when logged
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One small database for every hypothesis example (module-scoped: examples reuse it)."""
+    with diary.open(tmp_path_factory.mktemp("query") / "d.db", buffered=False) as store:
+        experiment = store.get_or_create_experiment(store.get_or_create_project("p").id, "e")
+        ids = [store.create_iteration(experiment.id, snapshot=False).id for _ in range(2)]
+        yield store, ids
+
+
+@settings(max_examples=60, deadline=None)
+@given(key=_NASTY, value=_NASTY)
+def test_keys_and_values_with_any_characters_are_bound_never_pasted(
+    shared_store: Any, key: str, value: str
+) -> None:
+    """Quotes, dots, unicode, SQL: a parameter named and valued anyhow finds exactly itself."""
+    store, ids = shared_store
+    iteration = ids[0]
+    store.log_param(iteration, key, value)
+    try:
+        quoted = value.replace("'", "''")
+        found = search_runs(store, f"params.`{key}` = '{quoted}'")
+        assert found.ids() == [iteration]
+        assert found[0][f"params.{key}"] == value
+        assert search_runs(store, f"params.`{key}` != '{quoted}'").ids() == []
+        assert len(search_runs(store)) == 2  # nothing else was changed or matched
+    finally:
+        store.delete_parameter(iteration, key)

@@ -17,7 +17,7 @@ from diary.cli.db import db
 from diary.cli.entities import experiment, iteration, project
 from diary.cli.plot import metric_plot as _metric_plot  # noqa: F401 - adds its command
 from diary.cli.registry import model
-from diary.cli.runs import iteration as _iteration_reads  # noqa: F401 - adds its commands
+from diary.cli.runs import compare
 from diary.cli.settings import config
 from diary.cli.tracking import log, metric
 from storage_core.cli_support import ErrorBoundaryGroup, debug_option
@@ -58,6 +58,7 @@ for _command in (
     artifact,
     artifacts,
     config,
+    compare,
 ):
     cli.add_command(_command)
 

@@ -5,7 +5,7 @@ They are thin: :mod:`diary.query` does the searching and summarising, for the li
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -38,7 +38,22 @@ def _search_options(func: Any) -> Any:
     return func
 
 
-def _echo_runs(result: Any, as_json: bool) -> None:
+def _echo_runs(result: Any, as_json: bool, chosen: list[str] | None = None) -> None:
+    if chosen is not None:
+        unknown = [name for name in chosen if name not in result.columns]
+        if unknown and len(result):
+            from diary.errors import InvalidValue
+
+            raise InvalidValue(
+                "column", unknown[0], f"no iteration listed has it (columns: "
+                f"{', '.join(result.columns)})",
+            )  # fmt: skip
+        rows = [{"id": row["id"], **{name: row.get(name) for name in chosen}} for row in result]
+        if as_json:
+            echo_json(rows)
+        else:
+            echo_table(rows, ["id", *(name for name in chosen if name != "id")])
+        return
     if as_json:
         echo_json(result.rows)
         return
@@ -55,27 +70,51 @@ def _echo_runs(result: Any, as_json: bool) -> None:
 
 
 @iteration.command("list")
-@click.argument("experiment_id", metavar="EXPERIMENT")
+@click.argument("experiment_id", metavar="[EXPERIMENT]", required=False)
+@click.option("--project", help="Every experiment of this project (an id or a unique name).")
 @_search_options
+@click.option(
+    "--columns", metavar="FIELD,...",
+    help="The columns to show, e.g. params.lr,metrics.loss [default: every parameter and "
+    "metric].",
+)  # fmt: skip
 @json_option
 def iteration_list(
-    experiment_id: str,
+    experiment_id: str | None,
+    project: str | None,
     filter_: str | None,
     order_by: tuple[str, ...],
     limit: int | None,
     offset: int,
+    columns: str | None,
     as_json: bool,
 ) -> None:
-    """List the iterations of EXPERIMENT (an id or a unique name) with their parameters and
-    the last value of each metric, oldest first."""
+    """List the iterations of EXPERIMENT (an id or a unique name), or of every experiment of
+    --project, with their parameters and the last value of each metric, oldest first."""
     from diary.query import search_runs
 
+    if (experiment_id is None) == (project is None):
+        raise click.UsageError("give an EXPERIMENT or --project (one of them)")
     opened = store()
-    experiment = opened.find_experiment(experiment_id).id
+    experiments = [opened.find_experiment(experiment_id).id] if experiment_id else None
+    projects = [project] if project else None
     result = search_runs(
-        opened, filter_, experiments=[experiment], order_by=order_by, limit=limit, offset=offset
-    )
-    _echo_runs(result, as_json)
+        opened, filter_, experiments=experiments, projects=projects, order_by=order_by,
+        limit=limit, offset=offset,
+    )  # fmt: skip
+    _echo_runs(result, as_json, _columns(columns))
+
+
+def _columns(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    from diary.query.expressions import parse_field
+
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    for name in chosen:
+        if name not in ("tags", "experiment_id", "parent_id", "ended_at"):
+            parse_field(name)  # a typo is an error naming the position
+    return chosen
 
 
 @iteration.command("search")
@@ -148,34 +187,53 @@ def iteration_show(iteration_id: str, as_json: bool) -> None:
     )
 
 
-@iteration.command("compare")
+@click.command("compare")
 @click.argument("iteration_ids", metavar="ID...", nargs=-1, required=True)
-@click.option("--all", "show_all", is_flag=True, help="Show the fields that are equal too.")
+@click.option("--all", "show_all", is_flag=True, help="Show the parameters that are equal too.")
+@click.option(
+    "--maximize", multiple=True, metavar="KEY",
+    help="A metric whose best value is its largest (repeatable) [default: the smallest].",
+)  # fmt: skip
 @json_option
-def iteration_compare(iteration_ids: tuple[str, ...], show_all: bool, as_json: bool) -> None:
-    """Compare iterations side by side: status, parameters and the last value of each
-    metric; only the fields that differ unless --all."""
-    from diary.query import search_runs
+def compare(
+    iteration_ids: tuple[str, ...], show_all: bool, maximize: tuple[str, ...], as_json: bool
+) -> None:
+    """Compare iterations side by side: status, parameters (* marks those that differ; equal
+    ones only with --all), each metric's last value, min and max, and which iteration has the
+    best last value."""
+    from diary.query import metric_summaries, search_runs
 
     opened = store()
     ids = [opened.get_iteration(given).id for given in iteration_ids]
     found = {row["id"]: row for row in search_runs(opened, f"id in ({_ids(ids)})")}
     runs = [found[i] for i in ids]
-    fields = ["status", *(k for k in runs[0] if k.startswith(("params.", "metrics.")))]
-    for run in runs[1:]:
-        fields += [k for k in run if k.startswith(("params.", "metrics.")) and k not in fields]
+    summaries = [metric_summaries(opened, i) for i in ids]
     rows: list[dict[str, Any]] = []
-    for name in fields:
+    params = sorted({k for run in runs for k in run if k.startswith("params.")})
+    for name in ["status", *params]:
         values = [run.get(name) for run in runs]
         differs = len({repr(v) for v in values}) > 1
-        if differs or show_all:
-            rows.append({"field": name, "values": values, "differs": differs})
+        if differs or show_all or name == "status":
+            rows.append({"field": name, "values": values, "differs": differs, "best": None})
+    for key in sorted({key for summary in summaries for key in summary}):
+        for part in ("last", "min", "max"):
+            values = [getattr(s[key], part) if key in s else None for s in summaries]
+            best = None
+            if part == "last":
+                present = [(v, i) for v, i in zip(values, ids, strict=True) if v is not None]
+                if present:
+                    pick = max if key in maximize else min
+                    best = pick(present, key=lambda item: item[0])[1]
+            differs = len({repr(v) for v in values}) > 1
+            rows.append({"field": f"metrics.{key}.{part}", "values": values, "differs": differs,
+                         "best": best})  # fmt: skip
     if as_json or output_format() != "table":
         echo_json(
             [
                 {
                     "field": row["field"],
                     "differs": row["differs"],
+                    "best": None if row["best"] is None else str(row["best"]),
                     "values": {str(i): v for i, v in zip(ids, row["values"], strict=True)},
                 }
                 for row in rows
@@ -184,9 +242,20 @@ def iteration_compare(iteration_ids: tuple[str, ...], show_all: bool, as_json: b
         return
     headers = [str(i)[:8] for i in ids]
     echo_table(
-        [{"field": row["field"], **dict(zip(headers, row["values"], strict=True))} for row in rows],
-        ["field", *headers],
+        [
+            {
+                "field": ("* " if row["differs"] else "  ") + row["field"],
+                **dict(zip(headers, row["values"], strict=True)),
+                "best": str(row["best"])[:8] if row["best"] is not None else "",
+            }
+            for row in rows
+        ],
+        ["field", *headers, "best"],
     )
+
+
+# `diary iteration compare` names the same command.
+iteration.add_command(compare)
 
 
 def _ids(ids: list[Any]) -> str:
@@ -216,14 +285,74 @@ def iteration_untag(iteration_id: str, tags: tuple[str, ...]) -> None:
 @click.argument("iteration_id", metavar="ID")
 @click.option("--yes", is_flag=True, help="Delete without asking (needed when not at a terminal).")
 def iteration_delete(iteration_id: str, yes: bool) -> None:
-    """Delete an iteration with its child iterations and everything logged to them."""
+    """Delete an iteration with its child iterations and everything logged to them, for good
+    (no restore: back up first with 'diary db backup'). Artifact bytes another database may
+    still use are kept."""
     opened = store()
     record = opened.get_iteration(iteration_id)
-    if not yes:
-        import sys
-
-        if not sys.stdin.isatty():
-            raise click.UsageError("deleting needs --yes when not run at a terminal")
-        click.confirm(f"delete iteration {record.id} and everything logged to it?", abort=True)
+    _confirm_delete(f"iteration {record.id} and everything logged to it", yes)
     deleted = opened.delete_iteration(record.id)
     click.echo(f"deleted {len(deleted)} iterations", err=True)
+
+
+def _confirm_delete(what: str, yes: bool) -> None:
+    if yes:
+        return
+    import sys
+
+    if not sys.stdin.isatty():
+        raise click.UsageError("deleting needs --yes when not run at a terminal")
+    click.confirm(f"delete {what}?", abort=True)
+
+
+def _add_housekeeping(
+    group: click.Group, kind: Literal["experiment", "project"], find: str
+) -> None:
+    """``tag``, ``untag`` and ``delete`` commands for experiments and projects."""
+
+    @group.command("tag")
+    @click.argument("owner", metavar="ID")
+    @click.argument("tags", metavar="TAG...", nargs=-1, required=True)
+    def tag(owner: str, tags: tuple[str, ...]) -> None:
+        opened = store()
+        found = getattr(opened, find)(owner)
+        click.echo(", ".join(opened.add_tags(kind, found.id, *tags)))
+
+    tag.help = f"Add tags to a {kind} (an id or a unique name) and print its tags."
+
+    @group.command("untag")
+    @click.argument("owner", metavar="ID")
+    @click.argument("tags", metavar="TAG...", nargs=-1, required=True)
+    def untag(owner: str, tags: tuple[str, ...]) -> None:
+        opened = store()
+        found = getattr(opened, find)(owner)
+        click.echo(", ".join(opened.remove_tags(kind, found.id, *tags)))
+
+    untag.help = f"Remove tags from a {kind} and print the tags it keeps."
+
+    @group.command("delete")
+    @click.argument("owner", metavar="ID")
+    @click.option(
+        "--yes", is_flag=True, help="Delete without asking (needed when not at a terminal)."
+    )
+    def delete(owner: str, yes: bool) -> None:
+        opened = store()
+        found = getattr(opened, find)(owner)
+        _confirm_delete(f"{kind} {found.id} ({found.name}) and everything in it", yes)
+        getattr(opened, f"delete_{kind}")(found.id)
+        click.echo(f"deleted {kind} {found.id}", err=True)
+
+    delete.help = (
+        f"Delete a {kind} with everything in it, for good (no restore: back up first with "
+        "'diary db backup'). Artifact bytes that another database may still use are kept."
+    )
+
+
+def _register() -> None:
+    from diary.cli.entities import experiment, project
+
+    _add_housekeeping(experiment, "experiment", "find_experiment")
+    _add_housekeeping(project, "project", "find_project")
+
+
+_register()
