@@ -113,3 +113,27 @@ def test_help_does_not_import_heavy_modules(argv: list[str]) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines()[-1] == "HEAVY="
+
+
+def test_tables_fit_a_terminal_and_are_never_clipped_in_a_pipe() -> None:
+    import io
+
+    from storage_core import cli_support
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    rows = [{"id": "x" * 36, "name": "y" * 40, "n": "1"}]
+    piped = io.StringIO()
+    cli_support.echo_table(rows, ["id", "name", "n"], file=piped)
+    assert "x" * 36 in piped.getvalue()
+    assert "y" * 40 in piped.getvalue()
+    screen = Terminal()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COLUMNS", "50")  # what shutil.get_terminal_size reads first
+        cli_support.echo_table(rows, ["id", "name", "n"], file=screen)
+    lines = screen.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 50
+    assert lines[1].endswith("1")  # the narrow column is whole
+    assert "…" in lines[1]

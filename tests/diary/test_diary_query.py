@@ -310,3 +310,64 @@ def test_keys_and_values_with_any_characters_are_bound_never_pasted(
         assert len(search_runs(store)) == 2  # nothing else was changed or matched
     finally:
         store.delete_parameter(iteration, key)
+
+
+def _strict(name: str) -> object:
+    raise ValueError(f"not strict JSON: {name}")
+
+
+def test_every_format_reads_back_with_a_strict_parser(tmp_path: Path) -> None:
+    import csv
+    import io
+
+    db = tmp_path / "d.db"
+    with diary.open(db) as store:
+        experiment = store.get_or_create_experiment(store.get_or_create_project("p").id, "e")
+        with store.iteration(experiment.id, snapshot=False, tags=["a"]) as it:
+            it.log_params({"lr": 0.1, "note": 'say "hi", then go'})
+            for value in (math.nan, math.inf, 0.5):
+                it.log_metric("loss", value)
+    commands = [
+        ("project", "list"),
+        ("experiment", "list", "p"),
+        ("iteration", "list", "e"),
+        ("iteration", "search", "params.lr = 0.1"),
+        ("metric", "history", str(it.id), "loss"),
+        ("metric", "keys", str(it.id)),
+        ("artifact", "list", "e"),
+        ("compare", str(it.id)),
+        ("config",),
+    ]
+    for args in commands:
+        as_json = _cli(db, *args, "--format", "json")
+        assert as_json.exit_code == 0, (args, as_json.output)
+        parsed = json.loads(as_json.stdout, parse_constant=_strict)
+        lines = _cli(db, *args, "--format", "jsonl").stdout.splitlines()
+        records = [json.loads(line, parse_constant=_strict) for line in lines]
+        assert records == (parsed if isinstance(parsed, list) else [parsed]), args
+        table = _cli(db, *args, "--format", "csv").stdout
+        read = list(csv.DictReader(io.StringIO(table)))
+        assert len(read) == len(records), args
+    both = _cli(db, "project", "list", "--json", "--format", "csv")
+    assert (both.exit_code, both.stderr.splitlines()[-1]) == (
+        2, "Error: --json and --format csv contradict each other; give one"
+    )  # fmt: skip
+
+
+def test_commands_that_read_never_create_a_database(tmp_path: Path) -> None:
+    missing = tmp_path / "nothere.db"
+    for args in (
+        ("project", "list"),
+        ("experiment", "list", "p"),
+        ("iteration", "list", "e"),
+        ("iteration", "search"),
+        ("metric", "keys", "00000000-0000-4000-8000-000000000000"),
+        ("compare", "00000000-0000-4000-8000-000000000000"),
+        ("artifact", "verify"),
+        ("db", "current"),
+    ):
+        result = _cli(missing, *args)
+        assert result.exit_code == 1, args
+        assert str(missing) in result.stderr, args
+        assert not missing.exists(), args
+    assert list(tmp_path.iterdir()) == []

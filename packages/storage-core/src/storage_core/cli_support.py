@@ -249,6 +249,14 @@ def echo_table(
     widths = [
         max([len(column), *(len(r[i]) for r in materialised)]) for i, column in enumerate(columns)
     ]
+    limit = _terminal_width(file)
+    if limit is not None:
+        widths = _fit(widths, limit)
+        materialised = [
+            [_clip(value, width) for value, width in zip(r, widths, strict=True)]
+            for r in materialised
+        ]
+        columns = [_clip(c, w) for c, w in zip(columns, widths, strict=True)]
     click.echo(
         "  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip(),
         file=file,
@@ -257,6 +265,34 @@ def echo_table(
         click.echo(
             "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip(), file=file
         )
+
+
+def _terminal_width(file: IO[str] | None) -> int | None:
+    """The terminal's width when printing to one; None for a pipe or a file (never clipped)."""
+    stream = file or sys.stdout
+    try:
+        if not stream.isatty():
+            return None
+    except (AttributeError, ValueError):
+        return None
+    import shutil
+
+    return shutil.get_terminal_size((120, 24)).columns
+
+
+def _fit(widths: list[int], limit: int, floor: int = 8) -> list[int]:
+    """Narrow the widest columns until the row (two spaces between columns) fits ``limit``."""
+    widths = list(widths)
+    while sum(widths) + 2 * (len(widths) - 1) > limit:
+        widest = max(range(len(widths)), key=widths.__getitem__)
+        if widths[widest] <= floor:
+            break
+        widths[widest] -= 1
+    return widths
+
+
+def _clip(value: str, width: int) -> str:
+    return value if len(value) <= width else value[: max(width - 1, 0)] + "…"
 
 
 def _cell(value: object) -> str:

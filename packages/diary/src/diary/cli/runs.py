@@ -171,8 +171,15 @@ def iteration_show(iteration_id: str, as_json: bool) -> None:
     params = opened.get_params(record.id)
     metrics = {key: s.to_dict() for key, s in metric_summaries(opened, record.id).items()}
     tags = opened.get_tags("iteration", record.id)
-    if as_json or output_format() != "table":
+    if as_json or output_format() in ("json", "jsonl"):
         echo_json({**record.to_dict(), "params": params, "metrics": metrics, "tags": tags})
+        return
+    if output_format() == "csv":  # one flat row: params.KEY, metrics.KEY.last, ...
+        flat = {**record.to_dict(), "tags": tags}
+        flat.update({f"params.{k}": v for k, v in params.items()})
+        for key, summary in metrics.items():
+            flat.update({f"metrics.{key}.{part}": v for part, v in summary.items()})
+        echo_table([flat], list(flat))
         return
     echo_record(record, False)
     click.echo(f"tags            {', '.join(tags)}".rstrip())
@@ -227,7 +234,7 @@ def compare(
             differs = len({repr(v) for v in values}) > 1
             rows.append({"field": f"metrics.{key}.{part}", "values": values, "differs": differs,
                          "best": best})  # fmt: skip
-    if as_json or output_format() != "table":
+    if as_json or output_format() in ("json", "jsonl"):
         echo_json(
             [
                 {
@@ -239,6 +246,18 @@ def compare(
                 for row in rows
             ]
         )
+        return
+    if output_format() == "csv":
+        columns = ["field", "differs", "best", *(str(i) for i in ids)]
+        echo_table(
+            [
+                {"field": row["field"], "differs": row["differs"],
+                 "best": None if row["best"] is None else str(row["best"]),
+                 **{str(i): v for i, v in zip(ids, row["values"], strict=True)}}
+                for row in rows
+            ],
+            columns,
+        )  # fmt: skip
         return
     headers = [str(i)[:8] for i in ids]
     echo_table(

@@ -13,7 +13,7 @@ import click
 from diary.cli.common import store
 from diary.errors import InvalidValue
 from diary.values import check_number, check_step
-from storage_core.cli_support import echo_json, echo_table, json_option
+from storage_core.cli_support import echo_json, echo_table, json_option, output_format
 
 __all__ = ["log", "metric", "read_points"]
 
@@ -163,8 +163,10 @@ def metric() -> None:
 def metric_keys(iteration_id: str, as_json: bool) -> None:
     """List the metric keys of ITERATION."""
     keys = store().metric_keys(iteration_id)
-    if as_json:
-        echo_json(keys)
+    if as_json or output_format() == "jsonl":
+        echo_json(keys)  # a JSON array, or one JSON string per line
+    elif output_format() == "csv":
+        echo_table([{"key": key} for key in keys], ["key"])
     else:
         for key in keys:
             click.echo(key)
