@@ -218,3 +218,35 @@ def test_a_flush_stores_the_good_records_around_one_the_database_refuses(
     with diary.open(path, url=url) as store:
         assert list(store.metric_history(iteration, "good").steps) == list(range(1001))
         assert store.metric_keys(iteration) == ["good"]
+
+
+def test_an_iteration_ends_with_its_good_points_even_around_a_refused_record(
+    tmp_path: Path,
+) -> None:
+    """The last flush and the end of an iteration are one transaction; a refused record in
+    it is dropped alone, and the iteration still ends (failed: something was refused)."""
+    with diary.open(tmp_path / "d.db") as store:
+        experiment = store.create_experiment(store.create_project("p").id, "e").id
+        started: list[UUID] = []
+
+        def train() -> None:
+            with store.iteration(experiment, snapshot=False) as it:
+                started.append(UUID(str(it.id)))
+                for step in range(100):
+                    it.log_metric("good", float(step), step)
+
+                def poison(batch: Batch) -> None:
+                    batch.iteration_ids.append(started[0])
+                    batch.keys.append("bad")
+                    batch.steps.append(2**64)
+                    batch.values.append(1.0)
+                    batch.timestamps.append(0.0)
+
+                store._buffer.add(poison)
+
+        with pytest.raises(StorageError, match="dropped 1 buffered record"):
+            train()
+        record = store.get_iteration(started[0])
+        assert (record.status.value, record.ended_at is not None) == ("failed", True)
+        assert "dropped 1 buffered record" in record.error_message
+        assert list(store.metric_history(started[0], "good").steps) == list(range(100))

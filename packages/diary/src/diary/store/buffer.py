@@ -19,6 +19,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from diary.errors import StorageError
@@ -66,7 +67,9 @@ class Batch:
 # Writes one batch in one transaction. Raises when nothing was written; returns an error to
 # report when the batch was written but some items were refused (a parameter conflict, points
 # of a deleted iteration): those are dropped, not retried.
-Writer = Callable[[Batch], "StorageError | None"]
+# ``also``, when given, runs in the same transaction after the batch (ending an iteration
+# with its last points: one commit instead of two).
+Writer = Callable[[Batch, "Callable[[Any], None] | None"], "StorageError | None"]
 
 _live_buffers: weakref.WeakSet[LogBuffer] = weakref.WeakSet()
 
@@ -131,8 +134,11 @@ class LogBuffer:
         elif size >= self._flush_size:
             self._wake.set()
 
-    def flush(self) -> None:
+    def flush(self, also: Callable[[Any], None] | None = None) -> None:
         """Write everything buffered now, in the caller's thread.
+
+        Args:
+            also: more work for the same transaction (it runs even when nothing is buffered).
 
         Raises:
             StorageError: the write failed (the items stay buffered for the next attempt), or
@@ -144,9 +150,9 @@ class LogBuffer:
                 self._failed = None
                 earlier, self._refused = self._refused, None
             refused = None
-            if len(batch):
+            if len(batch) or also is not None:
                 try:
-                    refused = self._write(batch)
+                    refused = self._write(batch, also)
                 except BaseException as err:
                     # What was written in parts before the failure is not written twice.
                     unwritten = getattr(err, "unwritten", batch)
@@ -195,7 +201,7 @@ class LogBuffer:
             if not len(batch):
                 return
             try:
-                refused = self._write(batch)
+                refused = self._write(batch, None)
             except BaseException as err:
                 logger.warning("diary: background flush failed, will retry: %s", err)
                 unwritten = getattr(err, "unwritten", batch)

@@ -18,18 +18,19 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from diary import models as m
 from diary.errors import InvalidValue, ParameterConflict, StorageError
 from diary.store.base import IdLike, StoreBase, as_uuid, require_text
 from diary.store.buffer import Batch, LogBuffer
-from diary.store.salvage import write_salvaging
+from diary.store.salvage import is_value_error, write_salvaging
 from diary.store.writers import MetricWriter, is_single_statement, write_batch, write_small
 from diary.values import check_number, check_step, check_text, next_step
 
@@ -81,10 +82,26 @@ class TrackingMixin(StoreBase):
             flush_interval=self.settings.flush_interval,
         )
 
-    def _write_batch(self, batch: Batch) -> StorageError | None:
-        return write_salvaging(self._write_whole_batch, batch)
+    def _write_batch(
+        self, batch: Batch, also: Callable[[Connection], None] | None = None
+    ) -> StorageError | None:
+        if also is None:
+            return write_salvaging(self._write_whole_batch, batch)
+        try:
+            with self.transaction() as conn:
+                refused = write_batch(conn, batch, self.metric_writer) if len(batch) else None
+                also(conn)
+            return refused
+        except Exception as err:
+            if not is_value_error(err):
+                raise
+        # A record the database refuses: store the others, then the extra work on its own.
+        refused = write_salvaging(self._write_whole_batch, batch)
+        with self.transaction() as conn:
+            also(conn)
+        return refused
 
-    def _write_whole_batch(self, batch: Batch) -> StorageError | None:
+    def _write_whole_batch(self, batch: Batch, _also: object = None) -> StorageError | None:
         if is_single_statement(batch, self.metric_writer):
             # A durable call or a tiny flush: one autocommitted statement, no transaction.
             with self.reading() as conn:
