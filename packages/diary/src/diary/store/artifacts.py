@@ -79,6 +79,8 @@ class ArtifactsMixin(IterationsMixin):
         backend = normalise_backend(backend or self.settings.artifact_backend)
         if self._object_identity is not None or backend == "inline":
             return
+        # An unreachable bucket fails here, before the database records anything.
+        self.artifact_stores.configured(backend).check()
         from diary.artifacts.ownership import database_location, take_identity
 
         with self.transaction() as conn:
