@@ -226,3 +226,33 @@ def test_learnings_are_listed_by_their_group_and_the_old_spelling_still_works(
     commands = ok(project, "--help").stdout.split("Commands:")[1]
     assert "learnings" not in commands
     assert "  learning " in commands
+
+
+def test_the_original_tools_option_spellings_work_unchanged(project: Path) -> None:
+    """Scripts and agent hooks written for the original buildlog run as they are."""
+    started = json.loads(ok(project, "experiment", "start", "-e", "missing_test", "-n", "go",
+                            "--json").stdout)  # fmt: skip
+    assert (started["error_class"], started["notes"]) == ("missing_test", "go")
+    reward = json.loads(
+        ok(project, "reward", "revision", "-d", "0.3", "-e", "missing_test", "-r", "wf-1",
+           "--rules", "wf-2", "-n", "close", "--json").stdout
+    )  # fmt: skip
+    assert (reward["reward_value"], reward["error_class"], reward["rules_active"]) == (
+        pytest.approx(0.7), "missing_test", ["wf-1", "wf-2"]
+    )  # fmt: skip
+    assert reward["notes"] == "close"
+    mistake = json.loads(
+        ok(project, "experiment", "log-mistake", "--error-class", "missing_test", "-d",
+           "forgot a test", "-r", "wf-1", "--json").stdout
+    )  # fmt: skip
+    assert (mistake["description"], mistake["corrected_by_rule"]) == ("forgot a test", "wf-1")
+    ended = json.loads(ok(project, "experiment", "end", "-f", "entry.md", "-n", "done",
+                          "--json").stdout)  # fmt: skip
+    assert (ended["entry_file"], ended["notes"]) == ("entry.md", "go\ndone")  # notes add up
+    ok(project, "reward", "accepted", "-s", started["id"])
+    ok(project, "reward", "rejected")
+    mine = json.loads(ok(project, "rewards", "-s", started["id"], "--json").stdout)
+    assert [r["outcome"] for r in mine] == ["revision", "accepted"]
+    assert [
+        r["outcome"] for r in json.loads(ok(project, "rewards", "-n", "1", "--json").stdout)
+    ] == ["rejected"]

@@ -31,7 +31,7 @@ SKILL_COLUMNS = ("skill_id", "decision", "decided_at")
 ARM_COLUMNS = ("context", "rule_id", "alpha", "beta", "mean", "is_seed", "updated_at")
 
 _limit_option = click.option(
-    "--limit", type=click.IntRange(min=1), help="Only the newest N records."
+    "--limit", "-n", type=click.IntRange(min=1), help="Only the newest N records."
 )
 
 
@@ -39,24 +39,33 @@ _limit_option = click.option(
 @click.argument("outcome", type=click.Choice(["accepted", "revision", "rejected"]))
 @click.option(
     "--distance",
+    "-d",
     type=click.FloatRange(0.0, 1.0),
     help="For revisions: how far the result was from the proposal (0-1, default 0.5).",
 )
-@click.option("--rule", "rules", multiple=True, help="A rule that was active (repeatable).")
-@click.option("--notes", help="Free text.")
-@click.option("--session", help="Session id [default: the running experiment].")
+@click.option("--error-class", "-e", help="The kind of error (the bandit's context).")
+@click.option(
+    "--rule", "--rules", "-r", "rules", multiple=True,
+    help="A rule that was active (repeatable).",
+)  # fmt: skip
+@click.option("--notes", "-n", help="Free text.")
+@click.option("--session", "-s", help="Session id [default: the running experiment].")
 @json_option
 @pass_state
 def reward(
     state: CliState,
     outcome: str,
     distance: float | None,
+    error_class: str | None,
     rules: tuple[str, ...],
     notes: str | None,
     session: str | None,
     as_json: bool,
 ) -> None:
-    """Record the outcome of a piece of work: accepted, revision or rejected."""
+    """Record the outcome of a piece of work: accepted, revision or rejected.
+
+    The original buildlog's options work unchanged (-d, -e, -n, -r/--rules, -s).
+    """
     from buildlog.operations import record_reward
 
     event = record_reward(
@@ -66,17 +75,24 @@ def reward(
         rules=rules,
         notes=notes,
         session=session,
+        error_class=error_class,
     )
     emit(as_rows([event])[0], REWARD_COLUMNS, as_json=as_json)
 
 
 @click.command()
 @_limit_option
+@click.option("--session", "-s", help="Only the rewards of this session.")
 @json_option
 @pass_state
-def rewards(state: CliState, limit: int | None, as_json: bool) -> None:
+def rewards(state: CliState, limit: int | None, session: str | None, as_json: bool) -> None:
     """List the project's rewards, oldest first."""
-    records = resolve(state).backend.load_events("rewards", limit=limit)
+    backend = resolve(state).backend
+    if session is None:
+        records = backend.load_events("rewards", limit=limit)
+    else:
+        found = [r for r in backend.load_events("rewards") if r.session_id == session]  # type: ignore[union-attr]
+        records = found[-limit:] if limit else found
     emit(as_rows(records), REWARD_COLUMNS, as_json=as_json)
 
 
@@ -106,8 +122,8 @@ def experiment() -> None:
 
 
 @experiment.command("start")
-@click.option("--error-class", help="The kind of error this session is about.")
-@click.option("--notes", help="Free text.")
+@click.option("--error-class", "-e", help="The kind of error this session is about.")
+@click.option("--notes", "-n", help="Free text.")
 @json_option
 @pass_state
 def experiment_start(
@@ -121,8 +137,8 @@ def experiment_start(
 
 
 @experiment.command("end")
-@click.option("--entry-file", help="The journal entry written for the session.")
-@click.option("--notes", help="Free text.")
+@click.option("--entry-file", "-f", help="The journal entry written for the session.")
+@click.option("--notes", "-n", help="Free text.")
 @json_option
 @pass_state
 def experiment_end(
@@ -139,8 +155,8 @@ def experiment_end(
 
 @experiment.command("log-mistake")
 @click.option("--error-class", required=True, help="The kind of error.")
-@click.option("--description", required=True, help="What went wrong.")
-@click.option("--rule", help="The rule that corrects it.")
+@click.option("--description", "-d", required=True, help="What went wrong.")
+@click.option("--rule", "-r", help="The rule that corrects it.")
 @json_option
 @pass_state
 def experiment_log_mistake(
