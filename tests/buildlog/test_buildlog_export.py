@@ -295,3 +295,50 @@ def test_export_lines_equal_the_record_route(
                 assert (out / spec.filename).read_text(encoding="utf-8") == "".join(expected)
     finally:
         backend.close()
+
+
+def test_an_export_of_the_original_tool_is_read_unverified(project: Path, tmp_path: Path) -> None:
+    """The original writes no checksums: its export imports with a notice, and
+    --require-checksums refuses it."""
+    from click.testing import CliRunner
+
+    from buildlog.cli import cli
+    from buildlog.project import identify_project
+
+    project_id = identify_project(project).id
+    out = tmp_path / "original"
+    out.mkdir()
+    reward = {
+        "id": "rew-9e945b24ce", "timestamp": "2026-02-05T14:45:00.123456+00:00",
+        "outcome": "revision", "reward_value": 0.7, "rules_active": ["arch-b0fcb62a1e"],
+        "revision_distance": 0.3, "error_class": "missing_test", "notes": None,
+        "source": "cli", "session_id": None,
+    }  # fmt: skip
+    (out / "rewards.jsonl").write_text(json.dumps(reward) + "\n")
+    (out / "skill_decisions.jsonl").write_text(
+        json.dumps({"skill_id": "arch-b0fcb62a1e", "decision": "promoted"}) + "\n"
+    )
+    (out / "manifest.json").write_text(
+        json.dumps(
+            {
+                "exported_at": "2026-02-05T18:00:00.123456+00:00",
+                "project_id": project_id,
+                "tables": {"rewards": 1, "skill_decisions": 1},
+            },
+            indent=2,
+        )
+    )
+    strict = CliRunner().invoke(
+        cli, ["--project-root", str(project), "import", str(out), "--require-checksums"]
+    )
+    assert strict.exit_code == 1
+    assert "cannot be verified" in strict.stderr
+    loose = CliRunner().invoke(cli, ["--project-root", str(project), "import", str(out)])
+    assert loose.exit_code == 0, loose.output
+    assert loose.stderr.startswith("buildlog: this export has no checksums")
+    assert loose.stdout.splitlines() == [
+        "rewards: 1 added, 0 already present",
+        "skill_decisions: 1 added, 0 already present",
+    ]
+    listed = CliRunner().invoke(cli, ["--project-root", str(project), "rewards", "--json"])
+    assert [r["id"] for r in json.loads(listed.stdout)] == ["rew-9e945b24ce"]

@@ -63,8 +63,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_manifest(folder: Path) -> dict[str, Any]:
+def read_manifest(folder: Path, *, require_checksums: bool = False) -> dict[str, Any]:
     """Read and verify an export's manifest: tables known, files present, hashes equal.
+
+    An export of the original buildlog has no checksums: it is read unverified (``verified``
+    is False in the returned manifest) unless ``require_checksums``.
 
     Raises:
         ExportError: no such folder, no readable manifest, a table this version does not
@@ -84,21 +87,32 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("tables"), dict):
         raise ExportError(path, "not a buildlog export manifest (no 'tables' object)")
     hashes = manifest.get("sha256")
-    if not isinstance(hashes, dict):
-        raise ExportError(path, "the manifest has no 'sha256' checksums; cannot verify the export")
     recorded = manifest.get("manifest_sha256")
-    if not isinstance(recorded, str):
-        raise ExportError(path, "the manifest has no 'manifest_sha256'; cannot verify it")
-    actual = manifest_checksum(manifest)
-    if actual != recorded:
-        raise IntegrityError(str(path), recorded, actual)
+    if not isinstance(hashes, dict) or not isinstance(recorded, str):
+        # The original buildlog writes no checksums: its exports are read unverified (the
+        # rows are still checked one by one), unless the caller insists on checksums.
+        if require_checksums:
+            raise ExportError(
+                path,
+                "the export has no checksums (the original buildlog writes none), so it cannot "
+                "be verified; import it without --require-checksums to read it unverified",
+            )
+        manifest["verified"] = False
+        hashes = {}
+    else:
+        actual = manifest_checksum(manifest)
+        if actual != recorded:
+            raise IntegrityError(str(path), recorded, actual)
+        manifest["verified"] = True
     for name, count in manifest["tables"].items():
         try:
             spec = table_spec(name)
         except UnknownTable as err:
             raise ExportError(path, str(err)) from None
-        if spec.filename not in hashes:
+        if manifest["verified"] and spec.filename not in hashes:
             raise ExportError(path, f"no checksum for {spec.filename}")
+        if not manifest["verified"] and not (folder / spec.filename).is_file():
+            raise ExportError(folder / spec.filename, "listed in the manifest but missing")
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise ExportError(path, f"the record count of {name} is not a number: {count!r}")
     for filename, expected in hashes.items():
@@ -200,7 +214,7 @@ class Bundle:
     owners: frozenset[str]
 
 
-def check_bundle(folder: Path) -> Bundle:
+def check_bundle(folder: Path, *, require_checksums: bool = False) -> Bundle:
     """Verify an export completely before anything is written: checksums, counts, every row.
 
     Raises:
@@ -208,7 +222,7 @@ def check_bundle(folder: Path) -> Bundle:
         IntegrityError: a file does not match its checksum.
         InvalidRecord: a row is not a valid record.
     """
-    manifest = read_manifest(folder)
+    manifest = read_manifest(folder, require_checksums=require_checksums)
     default_project = manifest.get("project_id")
     names = tuple(name for name in TABLES if name in manifest["tables"])
     owners: set[str] = set()

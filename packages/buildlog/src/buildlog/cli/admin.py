@@ -237,9 +237,16 @@ def _current_revision(engine: Any) -> str | None:
     is_flag=True,
     help="Also import records of other projects (an export made with --all-projects).",
 )
+@click.option(
+    "--require-checksums",
+    is_flag=True,
+    help="Refuse an export without checksums (the original buildlog writes none).",
+)
 @json_option
 @pass_state
-def import_cmd(state: CliState, folder: Path, all_projects: bool, as_json: bool) -> None:
+def import_cmd(
+    state: CliState, folder: Path, all_projects: bool, require_checksums: bool, as_json: bool
+) -> None:
     """Restore an export folder into the database (idempotent; checksums verified first).
 
     Only the current project's records are imported unless --all-projects is given, as
@@ -250,7 +257,13 @@ def import_cmd(state: CliState, folder: Path, all_projects: bool, as_json: bool)
 
     # The whole export is checked before the database is even opened: a bad one changes
     # nothing, not even the registry.
-    bundle = check_bundle(folder.resolve())
+    bundle = check_bundle(folder.resolve(), require_checksums=require_checksums)
+    if not bundle.manifest["verified"]:
+        click.echo(
+            "buildlog: this export has no checksums (the original buildlog writes none): its "
+            "rows are checked one by one, but the files cannot be verified",
+            err=True,
+        )
     if not all_projects:
         current = resolve(state).identity.id
         others = sorted(bundle.owners - {current})
