@@ -29,7 +29,7 @@ test: $(STAMP)  ## Run the whole test suite
 test-lowest: $(STAMP)  ## Run the whole suite against the lowest dependency versions allowed
 	@test -x $(LOWEST)/bin/python || $(UV) venv --quiet --python $(BIN)/python $(LOWEST)
 	$(UV) pip install --quiet --python $(LOWEST)/bin/python --resolution lowest-direct \
-		-e 'packages/storage-core[s3,testing]' -e 'packages/diary[s3,arrow,pandas]' \
+		-e 'packages/storage-core[s3,testing]' -e 'packages/diary[s3,arrow,pandas,plot]' \
 		-e packages/buildlog --group dev
 	$(LOWEST)/bin/python -m pytest -p no:cacheprovider
 

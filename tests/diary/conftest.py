@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -127,8 +128,10 @@ def s3_settings(s3_bucket: str, moto_server: str) -> dict[str, str]:
 def experiment_of(tmp_path: Path) -> Callable[[Store], tuple[UUID, UUID]]:
     """``experiment_of(store)``: a new project's experiment and a running iteration of it."""
 
+    made = itertools.count()
+
     def make(store: Store) -> tuple[UUID, UUID]:
-        project = store.create_project("p")
+        project = store.create_project(f"p{next(made)}")  # names of new projects are unique
         experiment = store.create_experiment(project.id, "e")
         iteration = store.create_iteration(experiment.id, snapshot=False)
         return experiment.id, iteration.id

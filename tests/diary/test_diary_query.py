@@ -12,7 +12,7 @@ from uuid import UUID
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import diary
@@ -280,7 +280,7 @@ _NASTY = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="`\x00"),
     min_size=1,
     max_size=12,
-).filter(str.strip)  # a blank key is refused when logged
+).map(lambda text: text if text.strip() else f"k{text}")  # a blank key is refused
 
 
 @pytest.fixture(scope="module")
@@ -292,7 +292,12 @@ def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield store, ids
 
 
-@settings(max_examples=60, deadline=None)
+@settings(
+    max_examples=60,
+    deadline=None,
+    # A loaded CI machine is slow, not wrong: the examples are what matters.
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(key=_NASTY, value=_NASTY)
 def test_keys_and_values_with_any_characters_are_bound_never_pasted(
     shared_store: Any, key: str, value: str

@@ -90,7 +90,9 @@ def _canonical(value: float) -> object:
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(calls=_calls)
 def test_every_call_that_returned_has_its_point_stored(
