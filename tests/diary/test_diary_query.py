@@ -12,7 +12,7 @@ from uuid import UUID
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import diary
@@ -251,7 +251,7 @@ def test_metric_plot_in_the_terminal_and_to_files(tmp_path: Path) -> None:
     for suffix, magic in ((".png", b"\x89PNG"), (".svg", b"<?xml"), (".html", b"<!DOCTYPE")):
         target = tmp_path / f"chart{suffix}"
         written = _cli(db, "metric", "plot", *ids, "loss", "--output", str(target))
-        assert (written.exit_code, written.stdout) == (0, f"{target}\n")
+        assert (written.exit_code, written.stdout) == (0, f"{target}\n"), written.output
         assert target.read_bytes().startswith(magic)
     wrong = _cli(db, "metric", "plot", ids[0], "loss", "--output", str(tmp_path / "c.jpg"))
     assert wrong.exit_code == 2
@@ -299,6 +299,8 @@ def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(key=_NASTY, value=_NASTY)
+@example(key="0", value="\\")  # a backslash is an ordinary character, not an escape
+@example(key="a.b", value="it's; DROP TABLE parameter; --")
 def test_keys_and_values_with_any_characters_are_bound_never_pasted(
     shared_store: Any, key: str, value: str
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import shutil
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -118,10 +119,13 @@ def _write_html(path: Path, chart: str, title: str) -> None:
 
 def _write_figure(path: Path, series: list[tuple[str, list[int], list[float]]], title: str) -> None:
     try:
-        import matplotlib
+        with warnings.catch_warnings():
+            # Older matplotlib releases warn about their own dependencies on import.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import matplotlib
 
-        matplotlib.use("Agg")  # no display needed
-        import matplotlib.pyplot as pyplot
+            matplotlib.use("Agg")  # no display needed
+            import matplotlib.pyplot as pyplot
     except ImportError:
         raise StorageError(
             "writing .png, .svg or .pdf needs matplotlib; install the extra: "

@@ -16,6 +16,8 @@ Fields:
   ``notes``: the iteration's own columns (``parent_id is null`` for top-level iterations).
 
 A key with characters other than letters, digits, ``_`` and ``-`` is written in backticks.
+Strings are in single (or double) quotes; a quote inside is written twice (``'it''s'``), and
+a backslash is an ordinary character.
 Operators: ``= != < <= > >= in is like``, joined by ``and``, ``or``, ``not`` and parentheses.
 An iteration without the field a comparison names does not match it.
 
@@ -130,7 +132,7 @@ _TOKEN = re.compile(
     r"""
     (?P<space>\s+)
     | (?P<number>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?))
-    | (?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*")
+    | (?P<string>'(?:[^']|'')*'|"(?:[^"]|"")*")
     | (?P<quoted>`[^`]*`)
     | (?P<op><=|>=|!=|<>|==|=|<|>)
     | (?P<punct>[(),.])
@@ -292,8 +294,8 @@ class _Parser:
             number = float(token.text)
             return int(number) if re.fullmatch(r"[-+]?\d+", token.text) else number
         if token.kind == "string":
-            body = token.text[1:-1]
-            return body.replace("''", "'") if token.text[0] == "'" else body
+            quote = token.text[0]
+            return token.text[1:-1].replace(quote * 2, quote)  # SQL style: '' is one quote
         if token.kind == "word" and token.text.lower() in ("true", "false"):
             return token.text.lower() == "true"
         if token.kind == "word" and token.text.lower() in ("nan", "inf", "infinity"):
