@@ -65,19 +65,7 @@ class ExperimentsMixin(ProjectsMixin):
         Raises:
             NotFound: no such project.
         """
-        require_text("experiment name", name)
-        check_text("description", description)
-        with self.transaction() as conn:
-            project = self.require_row(conn, m.project, "project", project_id)
-            taken = _named(conn, project, name)
-            if taken:
-                raise AlreadyExists(
-                    "experiment",
-                    name,
-                    f"project {project} has an experiment named {name!r} already "
-                    f"({taken[0].id}); get_or_create_experiment (or its id) reuses it",
-                )
-            return self._insert_experiment(conn, project, name, description, tags)
+        return self._experiment(project_id, name, description, tags, reuse=False)
 
     def get_or_create_experiment(
         self,
@@ -95,11 +83,31 @@ class ExperimentsMixin(ProjectsMixin):
             InvalidValue: an empty name, or several experiments of the project have it (from
                 before names were unique: use the id).
         """
+        return self._experiment(project_id, name, description, tags, reuse=True)
+
+    def _experiment(
+        self,
+        project_id: IdLike,
+        name: str,
+        description: str,
+        tags: Iterable[str],
+        *,
+        reuse: bool,
+    ) -> Experiment:
+        """The experiment ``name`` of a project, inserted when there is none; an existing one
+        is returned (``reuse``) or refused, in the transaction that checks for it."""
         require_text("experiment name", name)
         check_text("description", description)
         with self.transaction() as conn:
             project = self.require_row(conn, m.project, "project", project_id)
             found = _named(conn, project, name)
+            if found and not reuse:
+                raise AlreadyExists(
+                    "experiment",
+                    name,
+                    f"project {project} has an experiment named {name!r} already "
+                    f"({found[0].id}); get_or_create_experiment (or its id) reuses it",
+                )
             if len(found) > 1:
                 raise InvalidValue(
                     "experiment name", name, "several experiments of the project have it; use an id"
