@@ -25,6 +25,7 @@ from storage_core.database import create_duckdb_engine, create_sqlite_engine
 from storage_core.schema import current_revision, head_revision, upgrade
 
 EXPECTED_TABLES = {
+    "environment",
     "project",
     "experiment",
     "iteration",
@@ -166,7 +167,7 @@ def test_empty_to_head_and_down_to_base(tmp_path: Path, dialect: str) -> None:
     env = schema_environment()
     assert current_revision(engine, env) is None
     upgrade(engine, env)
-    assert current_revision(engine, env) == head_revision(env) == "0003_store_identity"
+    assert current_revision(engine, env) == head_revision(env) == "0004_environment"
     with engine.connect() as conn:
         command.downgrade(env.config(conn), "base")
         conn.commit()
@@ -174,7 +175,7 @@ def test_empty_to_head_and_down_to_base(tmp_path: Path, dialect: str) -> None:
         names = set(sa.inspect(conn).get_table_names())
     assert names <= {VERSION_TABLE}
     upgrade(engine, env)
-    assert current_revision(engine, env) == "0003_store_identity"
+    assert current_revision(engine, env) == "0004_environment"
     engine.dispose()
 
 
@@ -197,9 +198,9 @@ def test_env_py_reads_the_database_from_deardiary_variables(tmp_path: Path) -> N
     current = subprocess.run(
         [*command, "current"], env=env, check=True, timeout=120, capture_output=True, text=True
     )
-    assert "0003_store_identity (head)" in current.stdout
+    assert "0004_environment (head)" in current.stdout
     engine = create_duckdb_engine(database)
-    assert current_revision(engine, schema_environment()) == "0003_store_identity"
+    assert current_revision(engine, schema_environment()) == "0004_environment"
     engine.dispose()
     # -x url=... overrides the DEARDIARY_* variables.
     other = tmp_path / "other.sqlite"
@@ -210,5 +211,5 @@ def test_env_py_reads_the_database_from_deardiary_variables(tmp_path: Path) -> N
         timeout=120,
     )
     sqlite_engine = create_sqlite_engine(other)
-    assert current_revision(sqlite_engine, schema_environment()) == "0003_store_identity"
+    assert current_revision(sqlite_engine, schema_environment()) == "0004_environment"
     sqlite_engine.dispose()

@@ -7,6 +7,8 @@ gives empty values.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import platform
 import shlex
 import subprocess
@@ -38,6 +40,27 @@ class EnvironmentSnapshot:
     git_dirty: bool | None
     entry_point: str
     packages: tuple[str, ...]
+
+    @functools.cached_property
+    def key(self) -> str:
+        """The snapshot's id in the ``environment`` table: sha256 of its content.
+
+        Equal snapshots (every iteration a process runs in one checkout) share one stored row.
+        """
+        content = [
+            self.python_version, self.git_sha, self.git_dirty, self.entry_point,
+            [line for line in self.packages if line],
+        ]  # fmt: skip
+        encoded = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+        return hashlib.sha256(encoded).hexdigest()
+
+    @property
+    def recorded(self) -> bool:
+        """Whether anything was recorded (a snapshot of nothing is stored as no environment)."""
+        return any(
+            (self.python_version, self.git_sha, self.git_dirty is not None, self.entry_point,
+             self.packages)
+        )  # fmt: skip
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
@@ -119,8 +142,8 @@ def _git_state(where: Path) -> tuple[str | None, bool | None]:
     :data:`GIT_STATE_MAX_AGE` seconds (so a sweep asks git about once a second, not once per
     iteration).
     """
-    key = _git_state_key(where)
-    cached = _GIT_CACHE.get(key) if key is not None else None
+    key = _git_state_key(where) or ("outside a repository", str(where))
+    cached = _GIT_CACHE.get(key)
     if cached is not None and time.monotonic() - cached[0] < GIT_STATE_MAX_AGE:
         return cached[1], cached[2]
     sha = _git(["rev-parse", "HEAD"], where)

@@ -42,6 +42,7 @@ __all__ = [
     "METRIC_INDEX_NAME",
     "TABLE_NAMES",
     "UTCDateTime",
+    "environment",
     "experiment",
     "experiment_tag",
     "iteration",
@@ -177,13 +178,31 @@ iteration = sa.Table(
     _text("error_message"),
     _created(),
     _optional_time("ended_at"),
-    # The environment snapshot, recorded when the iteration starts.
+    # Where the environment snapshot was kept before revision 0004: emptied by it and no
+    # longer written (a referenced table cannot drop columns on DuckDB).
     _text("python_version"),
     _text("git_sha"),
     sa.Column("git_dirty", sa.Boolean(), nullable=True),
     _text("entry_point"),
     _text("packages"),
     _choice("iteration", "status", [s.value for s in IterationStatus]),
+    # The environment the iteration started in (NULL: none recorded). No FK constraint: it
+    # was added by ALTER TABLE, which cannot add one on DuckDB or SQLite; environment rows
+    # are never deleted.
+    sa.Column("environment_id", sa.Text(), nullable=True),
+)
+
+# Each distinct environment snapshot once; its id is the sha256 of its content.
+environment = sa.Table(
+    "environment",
+    metadata,
+    sa.Column("id", sa.Text(), primary_key=True, nullable=False),
+    _text("python_version"),
+    _text("git_sha"),
+    sa.Column("git_dirty", sa.Boolean(), nullable=True),
+    _text("entry_point"),
+    _text("packages"),
+    _created(),
 )
 
 parameter = sa.Table(

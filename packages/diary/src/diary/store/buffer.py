@@ -67,9 +67,9 @@ class Batch:
 # Writes one batch in one transaction. Raises when nothing was written; returns an error to
 # report when the batch was written but some items were refused (a parameter conflict, points
 # of a deleted iteration): those are dropped, not retried.
-# ``also``, when given, runs in the same transaction after the batch (ending an iteration
-# with its last points: one commit instead of two).
-Writer = Callable[[Batch, "Callable[[Any], None] | None"], "StorageError | None"]
+# ``also``, when given, runs in the same transaction as the batch (ending an iteration with
+# its last points: one commit instead of two).
+Writer = Callable[[Batch, "Callable[[Any], Any] | None"], "StorageError | None"]
 
 _live_buffers: weakref.WeakSet[LogBuffer] = weakref.WeakSet()
 
@@ -134,7 +134,7 @@ class LogBuffer:
         elif size >= self._flush_size:
             self._wake.set()
 
-    def flush(self, also: Callable[[Any], None] | None = None) -> None:
+    def flush(self, also: Callable[[Any], Any] | None = None) -> None:
         """Write everything buffered now, in the caller's thread.
 
         Args:

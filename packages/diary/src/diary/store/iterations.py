@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID, uuid4
 
@@ -15,7 +16,7 @@ from diary import models as m
 from diary.artifacts.batch import DEFAULT_WORKERS
 from diary.enums import IterationStatus
 from diary.environment import EnvironmentSnapshot, take_snapshot
-from diary.errors import InvalidValue
+from diary.errors import InvalidValue, NotFound, StorageError
 from diary.records import Iteration
 from diary.store.base import IdLike, as_uuid
 from diary.store.cascade import delete_iterations
@@ -23,13 +24,23 @@ from diary.store.experiments import ExperimentsMixin
 from diary.store.tags import insert_tags
 from diary.store.tracking import TrackingMixin
 from diary.values import check_text
+from storage_core.database.statements import (
+    insert_skipping_duplicates,
+    supports_skipping_duplicates,
+)
 
 if TYPE_CHECKING:
     from diary.artifacts.sources import ArtifactSource, ManySources
     from diary.records import Resource
     from diary.store.artifacts import ArtifactsMixin
 
-__all__ = ["ActiveIteration", "IterationsMixin", "iteration_record", "parse_iteration_status"]
+__all__ = [
+    "ActiveIteration",
+    "IterationsMixin",
+    "iteration_query",
+    "iteration_record",
+    "parse_iteration_status",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +48,7 @@ _NO_SNAPSHOT = EnvironmentSnapshot("", "", None, "", ())
 
 
 def iteration_record(row: Row[Any]) -> Iteration:
-    """An :class:`Iteration` from an ``iteration`` row."""
+    """An :class:`Iteration` from a row of :func:`iteration_query`."""
     return Iteration(
         row.id,
         row.experiment_id,
@@ -53,6 +64,46 @@ def iteration_record(row: Row[Any]) -> Iteration:
         row.entry_point,
         tuple(line for line in row.packages.splitlines() if line),
     )
+
+
+def iteration_query() -> sa.Select[Any]:
+    """Iterations with their environment: the columns :func:`iteration_record` reads."""
+    table, env = m.iteration, m.environment
+    snapshot = [
+        sa.func.coalesce(env.c[name], table.c[name]).label(name)
+        for name in ("python_version", "git_sha", "git_dirty", "entry_point", "packages")
+    ]
+    plain = [column for column in table.c if column.name not in {c.name for c in snapshot}]
+    return sa.select(*plain, *snapshot).select_from(
+        table.outerjoin(env, env.c.id == table.c.environment_id)
+    )
+
+
+def _fetch_iteration(conn: Connection, iteration_id: IdLike) -> Row[Any]:
+    key = as_uuid("iteration", iteration_id)
+    rows = conn.execute(iteration_query().where(m.iteration.c.id == key)).all()
+    if not rows:
+        raise NotFound("iteration", str(iteration_id))
+    return rows[0]
+
+
+def _store_environment(conn: Connection, env: EnvironmentSnapshot, now: datetime) -> None:
+    """Store a snapshot unless a row with its key exists (another process may add it too)."""
+    row = {
+        "id": env.key,
+        "python_version": env.python_version,
+        "git_sha": env.git_sha,
+        "git_dirty": env.git_dirty,
+        "entry_point": env.entry_point,
+        "packages": "\n".join(env.packages),
+        "created_at": now,
+    }
+    if supports_skipping_duplicates(conn):
+        conn.execute(insert_skipping_duplicates(conn, m.environment), row)
+        return
+    found = conn.execute(sa.select(m.environment.c.id).where(m.environment.c.id == env.key))
+    if found.first() is None:
+        conn.execute(sa.insert(m.environment), row)
 
 
 def parse_iteration_status(value: str | IterationStatus) -> IterationStatus:
@@ -157,42 +208,39 @@ class IterationsMixin(TrackingMixin, ExperimentsMixin):
         """
         check_text("notes", notes)
         env = take_snapshot() if snapshot is True else (snapshot or _NO_SNAPSHOT)
+        experiment = as_uuid("experiment", experiment_id)
+        parent_id = None if parent is None else as_uuid("iteration", parent)
+        environment = env.key if env.recorded else None
+        record = Iteration(
+            uuid4(), experiment, parent_id, IterationStatus.RUNNING, notes, "", self.clock.now(),
+            None, env.python_version, env.git_sha, env.git_dirty, env.entry_point, env.packages,
+        )  # fmt: skip
         with self.transaction() as conn:
-            experiment = self.require_row(conn, m.experiment, "experiment", experiment_id)
-            parent_id = None
-            if parent is not None:
-                parent_row = self.fetch_row(conn, m.iteration, "iteration", parent)
-                if parent_row.experiment_id != experiment:
-                    raise InvalidValue(
-                        "parent iteration", str(parent), "belongs to another experiment"
-                    )
-                parent_id = parent_row.id
-            now = self.clock.now()
-            record = Iteration(
-                uuid4(), experiment, parent_id, IterationStatus.RUNNING, notes, "", now, None,
-                env.python_version, env.git_sha, env.git_dirty, env.entry_point, env.packages,
-            )  # fmt: skip
-            conn.execute(
-                sa.insert(m.iteration).values(
-                    id=record.id,
-                    experiment_id=experiment,
-                    parent_id=parent_id,
-                    status=record.status.value,
-                    notes=notes,
-                    error_message="",
-                    created_at=now,
-                    python_version=env.python_version,
-                    git_sha=env.git_sha,
-                    git_dirty=env.git_dirty,
-                    entry_point=env.entry_point,
-                    packages="\n".join(env.packages),
-                )
-            )
-            insert_tags(conn, "iteration", record.id, tags, now)
+            if environment is not None and environment not in self._stored_environments:
+                _store_environment(conn, env, record.created_at)
+            # One statement inserts the row and checks its parents (the application's foreign
+            # key check on DuckDB): it inserts nothing when one is missing.
+            inserted = conn.execute(_insert_iteration(record, environment)).rowcount
+            if inserted != 1:
+                self._refuse_iteration(conn, experiment_id, parent)
+            insert_tags(conn, "iteration", record.id, tags, record.created_at)
         with self._state_lock:
+            if environment is not None:
+                self._stored_environments.add(environment)
             self._known_iterations.add(record.id)
             self._fresh_iterations.add(record.id)
         return record
+
+    def _refuse_iteration(
+        self, conn: Connection, experiment: IdLike, parent: IdLike | None
+    ) -> None:
+        """Raise why an iteration of ``experiment`` under ``parent`` cannot be created."""
+        key = self.require_row(conn, m.experiment, "experiment", experiment)
+        if parent is not None:
+            parent_row = self.fetch_row(conn, m.iteration, "iteration", parent)
+            if parent_row.experiment_id != key:
+                raise InvalidValue("parent iteration", str(parent), "belongs to another experiment")
+        raise StorageError(f"could not create an iteration of experiment {experiment}")
 
     def get_iteration(self, iteration_id: IdLike) -> Iteration:
         """The iteration with this id.
@@ -201,7 +249,7 @@ class IterationsMixin(TrackingMixin, ExperimentsMixin):
             NotFound: no such iteration.
         """
         with self.reading() as conn:
-            return iteration_record(self.fetch_row(conn, m.iteration, "iteration", iteration_id))
+            return iteration_record(_fetch_iteration(conn, iteration_id))
 
     def list_iterations(
         self,
@@ -223,7 +271,7 @@ class IterationsMixin(TrackingMixin, ExperimentsMixin):
             NotFound: no such experiment.
         """
         table = m.iteration
-        query = sa.select(table).order_by(table.c.created_at, table.c.id)
+        query = iteration_query().order_by(table.c.created_at, table.c.id)
         if status is not None:
             query = query.where(table.c.status == parse_iteration_status(status).value)
         if parent is not None:
@@ -283,7 +331,7 @@ class IterationsMixin(TrackingMixin, ExperimentsMixin):
             if flush and changes["status"] != IterationStatus.RUNNING.value:
                 self.flush()
         with self.transaction() as conn:
-            row = self.fetch_row(conn, m.iteration, "iteration", iteration_id)
+            row = _fetch_iteration(conn, iteration_id)
             changes = {k: v for k, v in changes.items() if getattr(row, k) != v}
             if not changes:
                 return iteration_record(row)
@@ -293,7 +341,7 @@ class IterationsMixin(TrackingMixin, ExperimentsMixin):
             # Only unindexed columns change: this works on iterations that parameters, child
             # iterations and model versions refer to (the DuckDB UPDATE pitfall).
             conn.execute(sa.update(m.iteration).where(m.iteration.c.id == row.id).values(**changes))
-            return iteration_record(self.fetch_row(conn, m.iteration, "iteration", row.id))
+            return iteration_record(_fetch_iteration(conn, row.id))
 
     def end_iteration(
         self,
@@ -368,12 +416,15 @@ class IterationsMixin(TrackingMixin, ExperimentsMixin):
         """
         ended_at = self.clock.now()
 
-        def end(conn: Connection) -> None:
-            conn.execute(
+        def end(conn: Connection) -> set[UUID]:
+            ended = conn.execute(
                 sa.update(m.iteration)
                 .where(m.iteration.c.id == iteration)
                 .values(status=status.value, error_message=error or "", ended_at=ended_at)
             )
+            # The update found the row, so its points need no lookup (no RETURNING: on DuckDB
+            # it counts as updating the indexed id of a referenced row).
+            return {iteration} if ended.rowcount == 1 else set()
 
         try:
             self._buffer.flush(also=end)
@@ -389,6 +440,31 @@ class IterationsMixin(TrackingMixin, ExperimentsMixin):
                 raise
             logger.warning("diary: could not flush iteration %s: %s", iteration, err)
         self.update_iteration(iteration, status=status, error_message=error, flush=False)
+
+
+def _insert_iteration(record: Iteration, environment: str | None) -> sa.Insert:
+    """``INSERT INTO iteration SELECT <row> WHERE <experiment exists> [AND <parent fits>]``."""
+    table = m.iteration
+    values = {
+        "id": record.id,
+        "experiment_id": record.experiment_id,
+        "parent_id": record.parent_id,
+        "status": record.status.value,
+        "notes": record.notes,
+        "error_message": "",
+        "created_at": record.created_at,
+        "environment_id": environment,
+    }
+    row = [sa.bindparam(None, value, type_=table.c[name].type) for name, value in values.items()]
+    exists = [sa.exists().where(m.experiment.c.id == record.experiment_id)]
+    if record.parent_id is not None:
+        parent = table.alias("parent")
+        exists.append(
+            sa.exists().where(
+                parent.c.id == record.parent_id, parent.c.experiment_id == record.experiment_id
+            )
+        )
+    return sa.insert(table).from_select(list(values), sa.select(*row).where(*exists))
 
 
 def _outcome(err: BaseException) -> tuple[IterationStatus, str | None]:

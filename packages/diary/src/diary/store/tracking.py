@@ -75,6 +75,7 @@ class TrackingMixin(StoreBase):
         self._next_steps = {}
         self._known_iterations = set()
         self._fresh_iterations = set()
+        self._stored_environments: set[str] = set()
         self._logged_params = {}
         self._buffer = LogBuffer(
             self._write_batch,
@@ -83,15 +84,23 @@ class TrackingMixin(StoreBase):
         )
 
     def _write_batch(
-        self, batch: Batch, also: Callable[[Connection], None] | None = None
+        self, batch: Batch, also: Callable[[Connection], Iterable[UUID]] | None = None
     ) -> StorageError | None:
+        """Write a batch; ``also`` runs first in the same transaction (ending an iteration) and
+        names the iterations it proved exist, which the batch then need not look up."""
         if also is None:
             return write_salvaging(self._write_whole_batch, batch)
+        with self._state_lock:
+            fresh = frozenset(self._fresh_iterations)
         try:
-            with self.transaction() as conn:
-                refused = write_batch(conn, batch, self.metric_writer) if len(batch) else None
-                also(conn)
-            return refused
+            try:
+                return self._write_with(batch, also, fresh)
+            except StorageError as err:
+                if not isinstance(err.__cause__, sa.exc.IntegrityError):
+                    raise
+                # A parameter of an iteration this process created was stored already (logged
+                # twice, or by another process): write again, checking every key.
+                return self._write_with(batch, also, frozenset())
         except Exception as err:
             if not is_value_error(err):
                 raise
@@ -100,6 +109,24 @@ class TrackingMixin(StoreBase):
         with self.transaction() as conn:
             also(conn)
         return refused
+
+    def _write_with(
+        self,
+        batch: Batch,
+        also: Callable[[Connection], Iterable[UUID]],
+        fresh: frozenset[UUID],
+    ) -> StorageError | None:
+        with self.transaction() as conn:
+            proven = set(also(conn))
+            if not len(batch):
+                return None
+            return write_batch(
+                conn,
+                batch,
+                self.metric_writer,
+                existing=proven,
+                unchecked_params=fresh & proven,
+            )
 
     def _write_whole_batch(self, batch: Batch, _also: object = None) -> StorageError | None:
         if is_single_statement(batch, self.metric_writer):

@@ -87,7 +87,14 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start : start + _CHUNK]
 
 
-def write_batch(conn: Connection, batch: Batch, writer: MetricWriter) -> StorageError | None:
+def write_batch(
+    conn: Connection,
+    batch: Batch,
+    writer: MetricWriter,
+    *,
+    existing: Iterable[UUID] = (),
+    unchecked_params: frozenset[UUID] = frozenset(),
+) -> StorageError | None:
     """Write a batch in the caller's transaction.
 
     Points and parameters of iterations that no longer exist are dropped (the metric table has
@@ -95,22 +102,28 @@ def write_batch(conn: Connection, batch: Batch, writer: MetricWriter) -> Storage
     different value is dropped. Both are reported through the return value, after everything
     else was written.
 
+    Args:
+        existing: iterations this transaction already found (they are not looked up again).
+        unchecked_params: iterations whose parameters are inserted without reading the stored
+            ones first (iterations this process created); a stored key then raises
+            ``IntegrityError``, and the caller retries without them.
+
     Returns:
         The first refusal to report, or None.
     """
     refused: StorageError | None = None
     duckdb = writer in ("arrow", "appender")
-    wanted = set(batch.iteration_ids) | {owner for owner, _ in batch.params}
-    existing: set[UUID] = set()
+    wanted = (set(batch.iteration_ids) | {owner for owner, _ in batch.params}) - set(existing)
+    stored: set[UUID] = set()
     for chunk in _chunks(list(wanted)):
         if duckdb:
             marks = ", ".join("?" for _ in chunk)
             found = _raw(conn).execute(f"SELECT id FROM iteration WHERE id IN ({marks})", chunk)
-            existing.update(row[0] for row in found.fetchall())
+            stored.update(row[0] for row in found.fetchall())
         else:
             query = sa.select(m.iteration.c.id).where(m.iteration.c.id.in_(chunk))
-            existing.update(conn.execute(query).scalars())
-    missing = wanted - existing
+            stored.update(conn.execute(query).scalars())
+    missing = wanted - stored
     if missing:
         batch = _without(batch, missing)
         refused = NotFound(
@@ -119,7 +132,7 @@ def write_batch(conn: Connection, batch: Batch, writer: MetricWriter) -> Storage
             message=f"iteration not found: {sorted(missing, key=str)[0]}; "
             "its buffered metrics and parameters were dropped",
         )
-    conflict = _write_params(conn, batch)
+    conflict = _write_params(conn, batch, unchecked_params)
     refused = refused or conflict
     if batch.values:
         if duckdb and len(batch.values) <= SMALL_BATCH:
@@ -185,14 +198,41 @@ def _without(batch: Batch, missing: set[UUID]) -> Batch:
     return kept
 
 
-def _write_params(conn: Connection, batch: Batch) -> ParameterConflict | None:
+def _write_params(
+    conn: Connection, batch: Batch, unchecked: frozenset[UUID]
+) -> ParameterConflict | None:
+    """Insert the batch's parameters; a key an iteration has already keeps its stored value.
+
+    The stored values are read first, except for the iterations in ``unchecked``, whose
+    parameters go straight in: a key stored already makes the insert fail with an
+    ``IntegrityError``, and the caller writes the batch again with every key checked.
+    """
     if not batch.params:
         return None
+    rows = {
+        (owner, key): {
+            "iteration_id": owner,
+            "key": key,
+            "value": value,
+            "created_at": _aware(stamp),
+        }
+        for (owner, key), (value, stamp) in batch.params.items()
+    }
+    checked = [item for item in rows if item[0] not in unchecked]
+    stored = _stored_params(conn, checked) if checked else {}
+    new = [row for item, row in rows.items() if item not in stored]
+    if new:
+        conn.execute(sa.insert(m.parameter), new)
+    return _conflict(batch, stored)
+
+
+def _stored_params(
+    conn: Connection, items: Sequence[tuple[UUID, str]]
+) -> dict[tuple[UUID, str], str]:
     table = m.parameter
     stored: dict[tuple[UUID, str], str] = {}
-    items = list(batch.params.items())
-    owners = sorted({owner for owner, _ in batch.params}, key=str)
-    keys = sorted({key for _, key in batch.params})
+    owners = sorted({owner for owner, _ in items}, key=str)
+    keys = sorted({key for _, key in items})
     for owner_chunk in _chunks(owners):
         for key_chunk in _chunks(keys):
             rows = conn.execute(
@@ -201,19 +241,16 @@ def _write_params(conn: Connection, batch: Batch) -> ParameterConflict | None:
                 )
             )
             stored.update({(row.iteration_id, row.key): row.value for row in rows})
-    conflict: ParameterConflict | None = None
-    new: list[dict[str, Any]] = []
-    for (owner, key), (value, stamp) in items:
+    return stored
+
+
+def _conflict(batch: Batch, stored: dict[tuple[UUID, str], str]) -> ParameterConflict | None:
+    """The first parameter of the batch whose stored value differs, as an error to report."""
+    for (owner, key), (value, _stamp) in batch.params.items():
         previous = stored.get((owner, key))
-        if previous is None:
-            new.append(
-                {"iteration_id": owner, "key": key, "value": value, "created_at": _aware(stamp)}
-            )
-        elif previous != value and conflict is None:
-            conflict = ParameterConflict(str(owner), key, previous, value)
-    if new:
-        conn.execute(sa.insert(table), new)
-    return conflict
+        if previous is not None and previous != value:
+            return ParameterConflict(str(owner), key, previous, value)
+    return None
 
 
 def _aware(stamp: float) -> datetime:

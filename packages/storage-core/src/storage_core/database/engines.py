@@ -338,6 +338,7 @@ def create_duckdb_engine(
         # left open on close: the pool's extra ROLLBACK (~0.2 ms) would buy nothing.
         kw.setdefault("pool_reset_on_return", None)
     engine = sa.create_engine(url, connect_args=connect_args, **kw)
+    _cache_compiled_statements(engine)
 
     if path is not None:
         db_path = path
@@ -393,6 +394,20 @@ def create_duckdb_engine(
                 keepers[0].release()
 
     return engine
+
+
+def _cache_compiled_statements(engine: Engine) -> None:
+    """Let SQLAlchemy reuse compiled statements on DuckDB, as it does on other databases.
+
+    duckdb-engine declares ``supports_statement_cache = False`` (it never opted in), so every
+    statement was compiled again on every execution: about 1 ms each, a third of the cost of
+    creating an iteration. Its compiler is PostgreSQL's, which SQLAlchemy caches everywhere
+    else, and nothing in duckdb-engine renders per execution. The whole test suite runs with
+    the cache on.
+    """
+    # ``_supports_statement_cache`` is a memoized property that reads the class attribute;
+    # the instance attribute takes its place for this engine only.
+    engine.dialect._supports_statement_cache = True
 
 
 def raw_duckdb_connection(connection: Connection) -> duckdb.DuckDBPyConnection:

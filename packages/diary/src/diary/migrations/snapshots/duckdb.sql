@@ -1,14 +1,16 @@
 -- diary schema for duckdb, dumped from the migrations by
 -- python -m storage_core.schema.snapshot; do not edit.
--- revision: 0003_store_identity
+-- revision: 0004_environment
 
 CREATE TABLE diary_alembic_version(version_num VARCHAR, PRIMARY KEY(version_num));
+
+CREATE TABLE environment(id VARCHAR, python_version VARCHAR DEFAULT('') NOT NULL, git_sha VARCHAR DEFAULT('') NOT NULL, git_dirty BOOLEAN, entry_point VARCHAR DEFAULT('') NOT NULL, packages VARCHAR DEFAULT('') NOT NULL, created_at TIMESTAMP NOT NULL, PRIMARY KEY(id));
 
 CREATE TABLE experiment(id UUID, project_id UUID NOT NULL, "name" VARCHAR NOT NULL, description VARCHAR DEFAULT('') NOT NULL, status VARCHAR DEFAULT('in_progress') NOT NULL, created_at TIMESTAMP NOT NULL, ended_at TIMESTAMP, updated_at TIMESTAMP, PRIMARY KEY(id), CHECK(("name" != '')), CHECK((status IN ('in_progress', 'stopped', 'finished'))));
 
 CREATE TABLE experiment_tag(experiment_id UUID, tag VARCHAR, created_at TIMESTAMP NOT NULL, PRIMARY KEY(experiment_id, tag), CHECK((tag != '')));
 
-CREATE TABLE iteration(id UUID, experiment_id UUID NOT NULL, parent_id UUID, status VARCHAR DEFAULT('running') NOT NULL, notes VARCHAR DEFAULT('') NOT NULL, error_message VARCHAR DEFAULT('') NOT NULL, created_at TIMESTAMP NOT NULL, ended_at TIMESTAMP, python_version VARCHAR DEFAULT('') NOT NULL, git_sha VARCHAR DEFAULT('') NOT NULL, git_dirty BOOLEAN, entry_point VARCHAR DEFAULT('') NOT NULL, packages VARCHAR DEFAULT('') NOT NULL, PRIMARY KEY(id), CHECK((status IN ('running', 'succeeded', 'failed', 'killed'))));
+CREATE TABLE iteration(id UUID, experiment_id UUID NOT NULL, parent_id UUID, status VARCHAR DEFAULT('running') NOT NULL, notes VARCHAR DEFAULT('') NOT NULL, error_message VARCHAR DEFAULT('') NOT NULL, created_at TIMESTAMP NOT NULL, ended_at TIMESTAMP, python_version VARCHAR DEFAULT('') NOT NULL, git_sha VARCHAR DEFAULT('') NOT NULL, git_dirty BOOLEAN, entry_point VARCHAR DEFAULT('') NOT NULL, packages VARCHAR DEFAULT('') NOT NULL, environment_id VARCHAR, PRIMARY KEY(id), CHECK((status IN ('running', 'succeeded', 'failed', 'killed'))));
 
 CREATE TABLE iteration_tag(iteration_id UUID, tag VARCHAR, created_at TIMESTAMP NOT NULL, PRIMARY KEY(iteration_id, tag), CHECK((tag != '')));
 

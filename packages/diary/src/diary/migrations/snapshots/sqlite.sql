@@ -1,6 +1,6 @@
 -- diary schema for sqlite, dumped from the migrations by
 -- python -m storage_core.schema.snapshot; do not edit.
--- revision: 0003_store_identity
+-- revision: 0004_environment
 
 CREATE TABLE diary_alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
@@ -45,7 +45,7 @@ CREATE TABLE iteration (
 	git_sha TEXT DEFAULT '' NOT NULL, 
 	git_dirty BOOLEAN, 
 	entry_point TEXT DEFAULT '' NOT NULL, 
-	packages TEXT DEFAULT '' NOT NULL, 
+	packages TEXT DEFAULT '' NOT NULL, environment_id TEXT, 
 	PRIMARY KEY (id), 
 	CONSTRAINT fk_iteration_experiment_id_experiment FOREIGN KEY(experiment_id) REFERENCES experiment (id), 
 	CONSTRAINT fk_iteration_parent_id_iteration FOREIGN KEY(parent_id) REFERENCES iteration (id), 
@@ -159,6 +159,17 @@ CREATE TABLE resource_blob (
 CREATE TABLE store_identity (
 	id CHAR(32) NOT NULL, 
 	location TEXT NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id)
+);
+
+CREATE TABLE environment (
+	id TEXT NOT NULL, 
+	python_version TEXT DEFAULT '' NOT NULL, 
+	git_sha TEXT DEFAULT '' NOT NULL, 
+	git_dirty BOOLEAN, 
+	entry_point TEXT DEFAULT '' NOT NULL, 
+	packages TEXT DEFAULT '' NOT NULL, 
 	created_at DATETIME NOT NULL, 
 	PRIMARY KEY (id)
 );
