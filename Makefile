@@ -10,7 +10,7 @@ LOWEST := .venv-lowest
 UV     := $(shell command -v uv || echo $(BIN)/uv)
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-lowest chaos lint format demo bench bench-quick docs snapshots clean
+.PHONY: help install test test-lowest chaos lint format demo bench bench-quick bench-peers docs snapshots clean
 
 help:  ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ bench: $(STAMP)  ## Benchmarks against raw baselines, full sizes (~10 min); writ
 bench-quick: $(STAMP)  ## Benchmarks at small sizes (under a minute)
 	$(BIN)/python -m bench --quick
 
+bench-peers: $(STAMP)  ## diary against MLflow (in .venv-mlflow), workload by workload; writes bench/results/peers.json
+	$(BIN)/python -m bench.peers
+
 docs: $(STAMP)  ## Regenerate the CLI reference in docs/cli.md
 	$(BIN)/python scripts/gen_cli_docs.py
 
@@ -61,4 +64,4 @@ snapshots: $(STAMP)  ## Rewrite diary's schema snapshots from its migrations (af
 	$(BIN)/python -m storage_core.schema.snapshot diary.schema:schema_environment
 
 clean:  ## Remove the virtual environment and caches
-	rm -rf $(VENV) $(LOWEST) .pytest_cache .mypy_cache .ruff_cache .hypothesis .demo
+	rm -rf $(VENV) $(LOWEST) .venv-mlflow .pytest_cache .mypy_cache .ruff_cache .hypothesis .demo

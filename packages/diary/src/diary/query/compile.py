@@ -72,11 +72,48 @@ def _number_sqlite(element: _Number, compiler: Any, **kw: Any) -> str:
 
 
 def metric_summary_query(
-    keys: Sequence[str] | None = None, iteration_ids: Sequence[UUID] | None = None
+    keys: Sequence[str] | None = None,
+    iteration_ids: Sequence[UUID] | None = None,
+    *,
+    within: Any = None,
+    dialect: str = "",
 ) -> sa.Subquery:
     """Per (iteration, metric key): ``last`` (the value at the highest step, latest logged on
-    a tie), ``step`` (that step), ``min``, ``max`` and ``count``, in one pass of the engine."""
+    a tie), ``step`` (that step), ``min``, ``max`` and ``count``, in one pass of the engine.
+
+    Args:
+        keys: only these metric keys.
+        iteration_ids: only these iterations.
+        within: only the iterations this ``SELECT id`` returns (the candidates the rest of a
+            filter leaves): the engine then reads their points only.
+        dialect: the database's dialect name; DuckDB gets a GROUP BY with ``arg_max``, about
+            twice as fast as the window functions every other engine gets.
+    """
     metric = m.metric
+    conditions = []
+    if keys is not None:
+        conditions.append(metric.c.key.in_(list(keys)))
+    if iteration_ids is not None:
+        conditions.append(metric.c.iteration_id.in_(list(iteration_ids)))
+    if within is not None:
+        conditions.append(metric.c.iteration_id.in_(within))
+    if dialect == "duckdb":
+        # The same order as the window below: highest step, then latest, then largest value.
+        latest = sa.tuple_(metric.c.step, metric.c.timestamp, metric.c.value)
+        return (
+            sa.select(
+                metric.c.iteration_id,
+                metric.c.key,
+                sa.func.arg_max(metric.c.value, latest).label("last"),
+                sa.func.max(metric.c.step).label("step"),
+                sa.func.min(metric.c.value).label("min"),
+                sa.func.max(metric.c.value).label("max"),
+                sa.func.count().label("count"),
+            )
+            .where(*conditions)
+            .group_by(metric.c.iteration_id, metric.c.key)
+            .subquery("summary")
+        )
     window = (metric.c.iteration_id, metric.c.key)
     ranked = sa.select(
         metric.c.iteration_id,
@@ -92,11 +129,7 @@ def metric_summary_query(
         sa.func.min(metric.c.value).over(partition_by=window).label("min"),
         sa.func.max(metric.c.value).over(partition_by=window).label("max"),
         sa.func.count().over(partition_by=window).label("count"),
-    )
-    if keys is not None:
-        ranked = ranked.where(metric.c.key.in_(list(keys)))
-    if iteration_ids is not None:
-        ranked = ranked.where(metric.c.iteration_id.in_(list(iteration_ids)))
+    ).where(*conditions)
     inner = ranked.subquery("ranked")
     return (
         sa.select(
@@ -113,18 +146,45 @@ def metric_summary_query(
     )
 
 
-def to_condition(predicate: Predicate, text: str) -> ColumnElement[bool]:
-    """The WHERE clause over ``iteration`` that ``predicate`` means."""
+def to_condition(
+    predicate: Predicate, text: str, *, within: Any = None, dialect: str = ""
+) -> ColumnElement[bool]:
+    """The WHERE clause over ``iteration`` that ``predicate`` means.
+
+    Metric summaries are the expensive part (they read points), so in a conjunction the other
+    conditions are applied first and the metric ones summarise only the iterations those leave
+    (``within``). That is exact: an iteration outside ``within`` fails the conjunction anyway.
+    """
     if isinstance(predicate, And):
-        return sa.and_(*(to_condition(item, text) for item in predicate.items))
+        plain = [item for item in predicate.items if not _reads_metrics(item)]
+        measured = [item for item in predicate.items if _reads_metrics(item)]
+        conditions = [to_condition(item, text, within=within, dialect=dialect) for item in plain]
+        if plain and measured:
+            narrowed = sa.select(m.iteration.c.id).where(*conditions)
+            if within is not None:
+                narrowed = narrowed.where(m.iteration.c.id.in_(within))
+            within = narrowed
+        conditions += [
+            to_condition(item, text, within=within, dialect=dialect) for item in measured
+        ]
+        return sa.and_(*conditions)
     if isinstance(predicate, Or):
-        return sa.or_(*(to_condition(item, text) for item in predicate.items))
+        return sa.or_(
+            *(to_condition(item, text, within=within, dialect=dialect) for item in predicate.items)
+        )
     if isinstance(predicate, Not):
-        return sa.not_(to_condition(predicate.item, text))
-    return _compare(predicate, text)
+        return sa.not_(to_condition(predicate.item, text, within=within, dialect=dialect))
+    return _compare(predicate, text, within, dialect)
 
 
-def _compare(node: Compare, text: str) -> ColumnElement[bool]:
+def _reads_metrics(predicate: Predicate) -> bool:
+    return any(field.kind == "metric" for field in referenced(predicate))
+
+
+
+
+
+def _compare(node: Compare, text: str, within: Any, dialect: str) -> ColumnElement[bool]:
     field, op, value = node.field, node.op, node.value
     iteration = m.iteration
     if field.kind == "attr":
@@ -150,7 +210,7 @@ def _compare(node: Compare, text: str) -> ColumnElement[bool]:
             parameter.c.key == field.key, _apply(compared, op, value, text, field)
         )
         return iteration.c.id.in_(matching)
-    summary = metric_summary_query([field.key])
+    summary = metric_summary_query([field.key], within=within, dialect=dialect)
     measured: Any = summary.c[field.summary]
     if value is not None and not _is_number(value) and not isinstance(value, tuple):
         raise FilterError(text, field.position, f"{field.name} compares with numbers")
@@ -209,7 +269,7 @@ def _as_text(value: object) -> str:
     return str(value)
 
 
-def field_expression(field: Field, iteration: Any = None) -> Any:
+def field_expression(field: Field, iteration: Any = None, *, dialect: str = "") -> Any:
     """A per-iteration scalar of ``field``, for ordering (NULL where the field is absent)."""
     iteration = iteration if iteration is not None else m.iteration
     if field.kind == "attr":
@@ -222,7 +282,7 @@ def field_expression(field: Field, iteration: Any = None) -> Any:
             .scalar_subquery()
         )
     if field.kind == "metric":
-        summary = metric_summary_query([field.key])
+        summary = metric_summary_query([field.key], dialect=dialect)
         return (
             sa.select(summary.c[field.summary])
             .where(summary.c.iteration_id == iteration.c.id)

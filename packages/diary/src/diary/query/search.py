@@ -188,11 +188,17 @@ def search_runs(
     if scope is not None:
         query = query.where(iteration.c.experiment_id.in_(scope))
     with store.reading() as conn:
+        dialect = conn.dialect.name
         _check_keys(conn, filter or "", referenced(predicate, [f for f, _ in orders]))
         if predicate is not None:
-            query = query.where(to_condition(predicate, filter or ""))
+            within = None
+            if scope is not None:
+                within = sa.select(iteration.c.id).where(iteration.c.experiment_id.in_(scope))
+            query = query.where(
+                to_condition(predicate, filter or "", within=within, dialect=dialect)
+            )
         for field_, descending in orders:
-            expression = field_expression(field_)
+            expression = field_expression(field_, dialect=dialect)
             keys = [_Number(expression), expression] if field_.kind == "param" else [expression]
             for key in keys:
                 ordered = key.desc() if descending else key.asc()
@@ -203,7 +209,9 @@ def search_runs(
         if offset:
             query = query.offset(offset)
         ids = [row[0] for row in conn.execute(query).all()]
-        return _wide_rows(conn, ids)
+        # Past a page of ids, the rows' details are read for the query's own result (a
+        # semi-join the engine plans once) rather than through thousands of listed ids.
+        return _wide_rows(conn, ids, query.subquery("found") if len(ids) > _CHUNK else None)
 
 
 def _order(text: str) -> tuple[Field, bool]:
@@ -233,14 +241,13 @@ def _experiment_scope(
 def _check_keys(conn: sa.Connection, text: str, fields: list[Field]) -> None:
     """Refuse a parameter or metric key no iteration has: a typo would match nothing."""
     for kind, table in (("param", m.parameter), ("metric", m.metric)):
-        wanted = {f.key for f in fields if f.kind == kind}
-        if not wanted:
-            continue
-        known = set(
-            conn.execute(sa.select(table.c.key).where(table.c.key.in_(wanted)).distinct())
-            .scalars()
-            .all()
-        )
+        wanted = sorted({f.key for f in fields if f.kind == kind})
+        # One probe per key that stops at the first row (a DISTINCT would read every point).
+        known = {
+            key
+            for key in wanted
+            if conn.execute(sa.select(sa.literal(1)).where(table.c.key == key).limit(1)).first()
+        }
         for field_ in fields:
             if field_.kind == kind and field_.key not in known:
                 noun = "parameter" if kind == "param" else "metric"
@@ -251,36 +258,41 @@ def _check_keys(conn: sa.Connection, text: str, fields: list[Field]) -> None:
                 )
 
 
-def _wide_rows(conn: sa.Connection, ids: list[UUID]) -> SearchResult:
+def _wide_rows(conn: sa.Connection, ids: list[UUID], found_query: Any = None) -> SearchResult:
+    """The wide rows of ``ids``; ``found_query`` (a subquery whose first column is the ids)
+    lets each detail query select them in the engine instead of through a list of ids."""
     if not ids:
         return SearchResult()
-    iteration = m.iteration
+    iteration, parameter, tag = m.iteration, m.parameter, m.iteration_tag
+    selections = (
+        [sa.select(found_query.c[0])]
+        if found_query is not None
+        else [ids[start : start + _CHUNK] for start in range(0, len(ids), _CHUNK)]
+    )
     found: dict[UUID, dict[str, Any]] = {}
     params: dict[UUID, dict[str, str]] = {}
     metrics: dict[UUID, dict[str, float]] = {}
     tags: dict[UUID, list[str]] = {}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
+    dialect = conn.dialect.name
+    for selection in selections:
         columns = [iteration.c[name] for name in _ITERATION_COLUMNS]
-        for record in conn.execute(sa.select(*columns).where(iteration.c.id.in_(chunk))):
+        for record in conn.execute(sa.select(*columns).where(iteration.c.id.in_(selection))):
             found[record.id] = dict(record._mapping)
-        parameter = m.parameter
         rows = conn.execute(
             sa.select(parameter.c.iteration_id, parameter.c.key, parameter.c.value).where(
-                parameter.c.iteration_id.in_(chunk)
+                parameter.c.iteration_id.in_(selection)
             )
         )
         for owner, key, value in rows:
             params.setdefault(owner, {})[key] = value
-        summary = metric_summary_query(iteration_ids=chunk)
+        summary = metric_summary_query(within=selection, dialect=dialect)
         for owner, key, last in conn.execute(
             sa.select(summary.c.iteration_id, summary.c.key, summary.c.last)
         ):
             metrics.setdefault(owner, {})[key] = last
-        tag = m.iteration_tag
         for owner, name in conn.execute(
             sa.select(tag.c.iteration_id, tag.c.tag)
-            .where(tag.c.iteration_id.in_(chunk))
+            .where(tag.c.iteration_id.in_(selection))
             .order_by(tag.c.tag)
         ):
             tags.setdefault(owner, []).append(name)
@@ -289,10 +301,12 @@ def _wide_rows(conn: sa.Connection, ids: list[UUID]) -> SearchResult:
     result = SearchResult(params=param_keys, metrics=metric_keys)
     for iteration_id in ids:
         row: dict[str, Any] = found[iteration_id]
+        owned_params = params.get(iteration_id, {})
+        owned_metrics = metrics.get(iteration_id, {})
         for key in param_keys:
-            row[f"params.{key}"] = params.get(iteration_id, {}).get(key)
+            row[f"params.{key}"] = owned_params.get(key)
         for key in metric_keys:
-            row[f"metrics.{key}"] = metrics.get(iteration_id, {}).get(key)
+            row[f"metrics.{key}"] = owned_metrics.get(key)
         row["tags"] = tags.get(iteration_id, [])
         result.rows.append(row)
     return result
@@ -306,8 +320,8 @@ def metric_summaries(store: Store, iteration_id: str | UUID) -> dict[str, Metric
     """
     iteration = store.get_iteration(iteration_id).id
     store.flush()
-    summary = metric_summary_query(iteration_ids=[iteration])
     with store.reading() as conn:
+        summary = metric_summary_query(iteration_ids=[iteration], dialect=conn.dialect.name)
         rows = conn.execute(sa.select(summary).order_by(summary.c.key)).all()
     return {
         row.key: MetricSummary(row.last, int(row.step), row.min, row.max, int(row[-1]))
