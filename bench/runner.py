@@ -34,6 +34,7 @@ from bench.harness import REPO, Context, Figure, FigureResult, Mode, registered_
 # One line per figure module; importing a module registers its figures.
 FIGURE_MODULES = (
     "bench.diary_metrics",
+    "bench.diary_runs",
     "bench.startup",
     "bench.buildlog_jobs",
     "bench.artifacts",

@@ -181,9 +181,6 @@ def _reads_metrics(predicate: Predicate) -> bool:
     return any(field.kind == "metric" for field in referenced(predicate))
 
 
-
-
-
 def _compare(node: Compare, text: str, within: Any, dialect: str) -> ColumnElement[bool]:
     field, op, value = node.field, node.op, node.value
     iteration = m.iteration
