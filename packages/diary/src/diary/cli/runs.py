@@ -98,11 +98,12 @@ def iteration_list(
     opened = store()
     experiments = [opened.find_experiment(experiment_id).id] if experiment_id else None
     projects = [project] if project else None
+    chosen = _columns(columns)
     result = search_runs(
         opened, filter_, experiments=experiments, projects=projects, order_by=order_by,
-        limit=limit, offset=offset,
+        limit=limit, offset=offset, columns=chosen,
     )  # fmt: skip
-    _echo_runs(result, as_json, _columns(columns))
+    _echo_runs(result, as_json, chosen)
 
 
 def _columns(text: str | None) -> list[str] | None:

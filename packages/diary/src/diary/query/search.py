@@ -151,6 +151,7 @@ def search_runs(
     order_by: Iterable[str] = (),
     limit: int | None = None,
     offset: int = 0,
+    columns: Iterable[str] | None = None,
 ) -> SearchResult:
     """Find iterations across experiments and projects.
 
@@ -165,6 +166,8 @@ def search_runs(
             without the field come last.
         limit: at most this many rows.
         offset: skip this many rows first.
+        columns: only these ``params.KEY`` and ``metrics.KEY`` columns (default: every
+            parameter and metric of the iterations found); reading fewer is faster.
 
     Returns:
         The rows found, wide (see :class:`SearchResult`).
@@ -211,7 +214,12 @@ def search_runs(
         ids = [row[0] for row in conn.execute(query).all()]
         # Past a page of ids, the rows' details are read for the query's own result (a
         # semi-join the engine plans once) rather than through thousands of listed ids.
-        return _wide_rows(conn, ids, query.subquery("found") if len(ids) > _CHUNK else None)
+        return _wide_rows(
+            conn,
+            ids,
+            query.subquery("found") if len(ids) > _CHUNK else None,
+            keys=_column_keys(columns),
+        )
 
 
 def _order(text: str) -> tuple[Field, bool]:
@@ -258,9 +266,31 @@ def _check_keys(conn: sa.Connection, text: str, fields: list[Field]) -> None:
                 )
 
 
-def _wide_rows(conn: sa.Connection, ids: list[UUID], found_query: Any = None) -> SearchResult:
+def _column_keys(columns: Iterable[str] | None) -> dict[str, list[str]] | None:
+    """The parameter and metric keys ``columns`` names (None: every key)."""
+    if columns is None:
+        return None
+    keys: dict[str, list[str]] = {"param": [], "metric": []}
+    for name in columns:
+        try:
+            field_ = parse_field(name)
+        except FilterError:
+            continue  # not a params/metrics column (tags, ...): nothing to narrow
+        if field_.kind in keys:
+            keys[field_.kind].append(field_.key)
+    return keys
+
+
+def _wide_rows(
+    conn: sa.Connection,
+    ids: list[UUID],
+    found_query: Any = None,
+    *,
+    keys: dict[str, list[str]] | None = None,
+) -> SearchResult:
     """The wide rows of ``ids``; ``found_query`` (a subquery whose first column is the ids)
-    lets each detail query select them in the engine instead of through a list of ids."""
+    lets each detail query select them in the engine instead of through a list of ids;
+    ``keys`` narrows the parameter and metric columns read."""
     if not ids:
         return SearchResult()
     iteration, parameter, tag = m.iteration, m.parameter, m.iteration_tag
@@ -278,14 +308,15 @@ def _wide_rows(conn: sa.Connection, ids: list[UUID], found_query: Any = None) ->
         columns = [iteration.c[name] for name in _ITERATION_COLUMNS]
         for record in conn.execute(sa.select(*columns).where(iteration.c.id.in_(selection))):
             found[record.id] = dict(record._mapping)
-        rows = conn.execute(
-            sa.select(parameter.c.iteration_id, parameter.c.key, parameter.c.value).where(
-                parameter.c.iteration_id.in_(selection)
-            )
-        )
-        for owner, key, value in rows:
+        param_query = sa.select(parameter.c.iteration_id, parameter.c.key, parameter.c.value)
+        param_query = param_query.where(parameter.c.iteration_id.in_(selection))
+        if keys is not None:
+            param_query = param_query.where(parameter.c.key.in_(keys["param"]))
+        for owner, key, value in conn.execute(param_query):
             params.setdefault(owner, {})[key] = value
-        summary = metric_summary_query(within=selection, dialect=dialect)
+        summary = metric_summary_query(
+            keys=None if keys is None else keys["metric"], within=selection, dialect=dialect
+        )
         for owner, key, last in conn.execute(
             sa.select(summary.c.iteration_id, summary.c.key, summary.c.last)
         ):
