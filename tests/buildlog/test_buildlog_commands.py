@@ -176,15 +176,15 @@ def test_export_import_and_db_commands(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "export"
     exported = json.loads(ok(project, "export", "-o", str(out), "--json").stdout)
     assert exported["tables"]["rewards"] == 1
-    assert exported["schema_revision"] == "0003"
+    assert exported["schema_revision"] == "0004"
     other = tmp_path / "other.db"
     imported = CliRunner().invoke(
         cli, ["--db", str(other), "--project-root", str(project), "import", str(out), "--json"]
     )
     assert imported.exit_code == 0, imported.stderr
     assert json.loads(imported.stdout)["added"]["rewards"] == 1
-    assert ok(project, "db", "check").stdout == "ok: at revision 0003\n"
-    assert ok(project, "db", "current").stdout == "0003 (head)\n"
+    assert ok(project, "db", "check").stdout == "ok: at revision 0004\n"
+    assert ok(project, "db", "current").stdout == "0004 (head)\n"
     absent = run(project, "--db", str(tmp_path / "none.db"), "db", "check")
     assert (absent.exit_code, absent.stderr) == (
         1,

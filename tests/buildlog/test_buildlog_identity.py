@@ -23,6 +23,8 @@ from buildlog.project import (
     identify_project,
     project_id_from_path,
     project_id_from_remote,
+    redact_credentials,
+    remote_alias,
     strip_credentials,
 )
 from storage_core.errors import ConfigError
@@ -35,8 +37,13 @@ from storage_core.errors import ConfigError
         ("git@github.com:acme/widgets.git", "44d052bc011d"),
         ("https://github.com/acme/widgets", "6e07f075d65d"),
         ("  https://github.com/acme/widgets.git\n", "aebd4fffcb28"),
-        ("https://alice:ghp_secret@github.com/acme/widgets.git", "aebd4fffcb28"),
-        ("https://ghp_token@github.com/acme/widgets.git", "aebd4fffcb28"),
+        # Credentials count, as in the original tool (the vector).
+        ("https://alice:tok123@github.com/acme/secret.git", "105d20c85107"),
+        ("https://github.com/acme/secret.git", "17d33e5ffaae"),
+        ("https://alice:ghp_secret@github.com/acme/widgets.git", "e1f696a1e92b"),
+        ("https://ghp_token@github.com/acme/widgets.git", "2c5d614a2627"),
+        ("ssh://alice:pw@host.example/acme/widgets.git", "eb8d97073cc8"),
+        ("ssh://git@host.example/acme/widgets.git", "12b9fa84545d"),
     ],
 )
 def test_project_id_from_remote_vectors(url: str, expected: str) -> None:
@@ -60,6 +67,18 @@ def test_path_fallback_vector() -> None:
 )
 def test_strip_credentials(url: str, expected: str) -> None:
     assert strip_credentials(url) == expected
+
+
+def test_credentials_give_an_alias_and_are_masked_for_display() -> None:
+    with_token = "https://alice:tok123@github.com/acme/secret.git"
+    assert remote_alias(with_token) == "17d33e5ffaae"  # the id of the URL without them
+    assert remote_alias("https://tok@github.com/acme/secret.git") == "17d33e5ffaae"
+    assert remote_alias("https://github.com/acme/secret.git") is None
+    assert remote_alias("git@github.com:acme/widgets.git") is None
+    assert redact_credentials(with_token) == "https://alice:***@github.com/acme/secret.git"
+    assert redact_credentials("https://tok@h.example/r") == "https://***@h.example/r"
+    assert redact_credentials("ssh://git@h.example/r") == "ssh://git@h.example/r"
+    assert redact_credentials("git@github.com:acme/w.git") == "git@github.com:acme/w.git"
 
 
 def test_identify_uses_origin_and_shares_id_between_clones(

@@ -9,7 +9,12 @@ from hypothesis import strategies as st
 
 from buildlog.backends.rows import from_row, to_row
 from buildlog.export import export_row, table_spec
-from buildlog.project import project_id_from_remote, strip_credentials
+from buildlog.project import (
+    project_id_from_remote,
+    redact_credentials,
+    remote_alias,
+    strip_credentials,
+)
 from buildlog.records import Mistake, RewardEvent, parse_record, record_to_dict
 
 text = st.text(max_size=20)
@@ -61,7 +66,12 @@ def test_records_round_trip(record: RewardEvent | Mistake) -> None:
     host=st.sampled_from(["github.com", "gitlab.example:8443"]),
     path=st.text("abc/-_.", min_size=1, max_size=15),
 )
-def test_credentials_never_change_an_https_id(user: str, host: str, path: str) -> None:
+def test_credentials_never_change_an_https_alias(user: str, host: str, path: str) -> None:
     clean = f"https://{host}/{path}"
-    assert strip_credentials(f"https://{user}@{host}/{path}") == clean
-    assert project_id_from_remote(f"https://{user}@{host}/{path}") == project_id_from_remote(clean)
+    with_secret = f"https://{user}@{host}/{path}"
+    assert strip_credentials(with_secret) == clean
+    # The id is the original's (credentials count); the alias is the clean URL's id.
+    assert remote_alias(with_secret) == project_id_from_remote(clean)
+    name, colon, _secret = user.partition(":")
+    masked = f"{name}:***" if colon else "***"
+    assert redact_credentials(with_secret) == f"https://{masked}@{host}/{path}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -91,7 +93,8 @@ def test_second_clone_shares_the_id_and_updates_the_path(
     two = resolve_backend(second)
     try:
         assert two.case == 1
-        assert two.identity.id == one.identity.id == "aebd4fffcb28"
+        # The original's id (credentials count); the clean URL finds it through the alias.
+        assert two.identity.id == one.identity.id == "d77140568319"
         assert [d.skill_id for d in two.backend.load_skill_decisions()] == ["x"]
         (info,) = two.backend.list_projects()
         assert (info.path, info.id_source) == (str(second.resolve()), "git-remote")
@@ -99,7 +102,7 @@ def test_second_clone_shares_the_id_and_updates_the_path(
         two.backend.close()
 
 
-def test_new_id_for_a_known_path_supersedes_the_old_row(
+def test_a_new_id_at_a_known_path_never_rewrites_the_other_row(
     project: Path, git_repo: Callable[[Path, str | None], Path]
 ) -> None:
     before = resolve_backend(project)
@@ -110,13 +113,41 @@ def test_new_id_for_a_known_path_supersedes_the_old_row(
         assert after.case == 2
         rows = {p.id: p.path for p in after.backend.list_projects()}
         assert rows == {
-            "44d052bc011d": str(project.resolve()),
-            before.identity.id: (
-                f"{project.resolve()} [superseded by 44d052bc011d; was {before.identity.id}]"
-            ),
+            before.identity.id: str(project.resolve()),  # untouched
+            "44d052bc011d": f"{project.resolve()} [44d052bc011d]",
         }
     finally:
         after.backend.close()
+
+
+def test_a_rotated_token_finds_the_same_project(
+    project: Path, git_repo: Callable[[Path, str | None], Path]
+) -> None:
+    git_repo(project, "https://alice:tok1@github.com/acme/secret.git")
+    first = resolve_backend(project)
+    try:
+        assert (
+            first.identity.id
+            == hashlib.sha256(b"https://alice:tok1@github.com/acme/secret.git").hexdigest()[:12]
+        )
+        first.backend.decide_skills("promoted", ["kept"])
+        (row,) = first.backend.list_projects()
+        assert str(project.resolve()) == row.path  # the registry holds no URL at all
+    finally:
+        first.backend.close()
+    subprocess.run(
+        ["git", "-C", str(project), "remote", "set-url", "origin",
+         "https://alice:tok2@github.com/acme/secret.git"],
+        check=True,
+    )  # fmt: skip
+    second = resolve_backend(project)
+    try:
+        assert second.case == 1
+        assert second.identity.id == first.identity.id  # through the alias
+        assert [p.id for p in second.backend.list_projects()] == [first.identity.id]
+        assert [d.skill_id for d in second.backend.load_skill_decisions()] == ["kept"]
+    finally:
+        second.backend.close()
 
 
 def test_resolution_adopts_the_original_database(project: Path, isolated_home: Path) -> None:

@@ -77,12 +77,15 @@ def test_reference_v7_database_is_adopted_with_nothing_lost(tmp_path: Path) -> N
     assert blorig.dump(status.backup) == before
     after = blorig.dump(path)
     for table, rows in before.items():
-        if table in ("projects", "posterior_snapshots"):
-            # One column added (id_source / record_key), NULL for the original's rows.
+        if table == "projects":
+            # Two columns added (id_source, id_alias), NULL for the original's rows.
+            assert [(*r, None, None) for r in rows] == after[table]
+        elif table == "posterior_snapshots":
+            # One column added (record_key), NULL for the original's rows.
             assert [(*r, None) for r in rows] == after[table]
         else:
             assert rows == after[table], table
-    assert after[VERSION_TABLE] == [("0003",)]
+    assert after[VERSION_TABLE] == [("0004",)]
     # The adopted file has exactly the columns and indexes a new one has.
     new_engine, _ = open_engine(database_location(str(tmp_path / "new.db")))
     new_engine.dispose()
@@ -171,7 +174,7 @@ def test_check_reports_head(tmp_path: Path) -> None:
     engine.dispose()
     engine, status = check_engine(location)
     engine.dispose()
-    assert (status.current, status.head) == ("0003", "0003")
+    assert (status.current, status.head) == ("0004", "0004")
 
 
 def test_alembic_from_the_shell_uses_buildlog_db(
@@ -188,7 +191,7 @@ def test_alembic_from_the_shell_uses_buildlog_db(
     command.upgrade(cfg, "head")
     engine = sa.create_engine(f"sqlite:///{target}")
     with engine.connect() as conn:
-        assert conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar() == "0003"
+        assert conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar() == "0004"
     engine.dispose()
 
 
@@ -200,6 +203,6 @@ def test_check_on_an_original_database_says_upgrade(tmp_path: Path) -> None:
     with pytest.raises(SchemaOutOfDate) as info:
         check_engine(database_location(str(path)))
     assert str(info.value) == (
-        f"database {path} is at schema revision none, behind 0003; run the 'db upgrade' command"
+        f"database {path} is at schema revision none, behind 0004; run the 'db upgrade' command"
     )
     assert path.read_bytes() == content

@@ -28,7 +28,7 @@ from buildlog.backends.resolve import resolve_backend
 from buildlog.cli import cli
 from buildlog.operations import record_reward
 
-HEAD = "0003"
+HEAD = "0004"
 DAMAGED = (
     ", not a usable buildlog database; it was left untouched; restore it from a backup or "
     "move it away"

@@ -262,7 +262,8 @@ def migrate_legacy(
         return _plan(layout, project, result, progress)
     if not layout.pending_files():
         return result
-    engine = _open_and_register(location, project)
+    engine, project = _open_and_register(location, project)
+    result.project_id = project.id
     try:
         step = LegacyImportStep(layout, engine, project.id)
         report = run_migration(step, progress=progress)
@@ -279,17 +280,19 @@ def migrate_legacy(
     return result
 
 
-def _open_and_register(location: DatabaseLocation, project: ProjectIdentity) -> Engine:
+def _open_and_register(
+    location: DatabaseLocation, project: ProjectIdentity
+) -> tuple[Engine, ProjectIdentity]:
     from buildlog.backends.sql import register_project
     from buildlog.db import open_engine
 
     engine, _status = open_engine(location)
     try:
-        register_project(engine, project)
+        project, _new = register_project(engine, project)
     except BaseException:
         engine.dispose()
         raise
-    return engine
+    return engine, project
 
 
 def _plan(

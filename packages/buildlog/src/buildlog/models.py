@@ -5,6 +5,8 @@ in place and it can still read a database written here. Additions are nullable, 
 original tool ignores them:
 
 * ``projects.id_source``: ``git-remote`` or ``path``, how the id was derived;
+* ``projects.id_alias``: the id of the origin URL without its credentials, when the URL has
+  some: a rotated token gives another id, the alias finds the project again;
 * ``posterior_snapshots.record_key``: the SHA-256 of an imported snapshot's canonical JSON,
   unique per project, which makes re-importing a snapshot file a no-op (the table has no
   natural key).
@@ -37,6 +39,8 @@ metadata = build_original_metadata()
 
 projects = metadata.tables["projects"]
 projects.append_column(sa.Column("id_source", sa.Text, nullable=True))
+projects.append_column(sa.Column("id_alias", sa.Text, nullable=True))
+sa.Index("ix_projects_id_alias", projects.c.id_alias)
 
 posterior_snapshots = metadata.tables["posterior_snapshots"]
 posterior_snapshots.append_column(sa.Column("record_key", sa.Text, nullable=True))

@@ -1,11 +1,14 @@
 """Project identity: the 12-hex id that isolates one project's rows in the shared database.
 
-The id is the first 12 hex characters of SHA-256 of the ``origin`` remote URL as
-``git remote get-url origin`` prints it, so every clone of a repository shares its records
-and ids match those the original buildlog computed. One deliberate difference: credentials
-embedded in an ``http(s)`` URL (``https://user:token@host/...``) are removed first, so that
-rotating a token does not orphan a project's history. Without git, a repository or an origin,
-the id is derived the same way from the resolved absolute project path.
+The id is the first 12 hex characters of SHA-256 of the ``origin`` remote URL exactly as
+``git remote get-url origin`` prints it, credentials included, so every clone of a repository
+shares its records and ids equal those the original buildlog computes. Without git, a repository
+or an origin, the id is derived the same way from the resolved absolute project path.
+
+A URL with credentials (``https://user:token@host/...``) also has an *alias*: the id of the URL
+with its credentials removed. The registry keeps it beside the id, so a rotated token, which
+changes the id, still finds the project's records. The URL itself is never stored; where it is
+shown, its credentials are masked (:func:`redact_credentials`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ __all__ = [
     "origin_url",
     "project_id_from_path",
     "project_id_from_remote",
+    "redact_credentials",
+    "remote_alias",
     "strip_credentials",
 ]
 
@@ -49,12 +54,14 @@ class ProjectIdentity:
         name: the project folder's name.
         path: the resolved absolute project root.
         source: ``"git-remote"`` when the id comes from the origin URL, else ``"path"``.
+        alias: the id of the origin URL without credentials, when it differs from ``id``.
     """
 
     id: str
     name: str
     path: Path
     source: IdSource
+    alias: str | None = None
 
 
 def _short_sha256(text: str) -> str:
@@ -94,15 +101,49 @@ def strip_credentials(url: str) -> str:
 
 
 def project_id_from_remote(url: str) -> str:
-    """The project id for an origin URL (whitespace stripped, credentials removed).
+    """The project id for an origin URL: as the original tool computes it.
 
     Args:
-        url: the URL as ``git remote get-url origin`` prints it.
+        url: the URL as ``git remote get-url origin`` prints it (surrounding whitespace is
+            ignored; credentials count).
 
     Returns:
         12 lower-case hex characters.
     """
-    return _short_sha256(strip_credentials(url.strip()))
+    return _short_sha256(url.strip())
+
+
+def remote_alias(url: str) -> str | None:
+    """The id of ``url`` without its credentials, or None when it has none to remove."""
+    clean = strip_credentials(url.strip())
+    return _short_sha256(clean) if clean != url.strip() else None
+
+
+def redact_credentials(url: str) -> str:
+    """``url`` with a password or token replaced by ``***`` (for messages and listings).
+
+    ``https://alice:tok@host/r`` becomes ``https://alice:***@host/r``; ``https://tok@host/r``
+    becomes ``https://***@host/r``; URLs without secrets are returned unchanged.
+    """
+    if "://" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, has_secret, _secret = userinfo.partition(":")
+    if has_secret:
+        masked = f"{user}:***"
+    elif parts.scheme.lower() in _SECRET_USERINFO_SCHEMES:
+        masked = "***"  # a lone token
+    else:
+        return url  # ssh://git@host: the user name is an address, not a secret
+    return urlunsplit(
+        (parts.scheme, f"{masked}@{hostport}", parts.path, parts.query, parts.fragment)
+    )
 
 
 def project_id_from_path(path: Path | str) -> str:
@@ -169,7 +210,11 @@ def identify_project(
     url = origin_url(resolved, git=git, timeout=timeout)
     if url is not None:
         return ProjectIdentity(
-            id=project_id_from_remote(url), name=resolved.name, path=resolved, source="git-remote"
+            id=project_id_from_remote(url),
+            name=resolved.name,
+            path=resolved,
+            source="git-remote",
+            alias=remote_alias(url),
         )
     return ProjectIdentity(
         id=project_id_from_path(resolved), name=resolved.name, path=resolved, source="path"

@@ -98,7 +98,7 @@ def resolve_backend(
             f"adopted the original buildlog database {location.display()} (backup: {status.backup})"
         )
     try:
-        is_new = register_project(engine, identity)
+        identity, is_new = register_project(engine, identity)
     except BaseException:
         engine.dispose()
         raise

@@ -7,6 +7,7 @@ has it (SQLite, PostgreSQL), a read-then-insert inside the same transaction else
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,66 +53,77 @@ def insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[dict[str, An
     return inserted
 
 
-def register_project(engine: Engine, identity: ProjectIdentity) -> bool:
-    """Register a project, or bring its row up to date (latest path, name, id source).
+def register_project(engine: Engine, identity: ProjectIdentity) -> tuple[ProjectIdentity, bool]:
+    """Register a project, or bring its own row up to date (latest path, name, id source).
 
-    A second clone at another path shares the id: its path replaces the recorded one. If
-    another project is recorded at this path (its origin changed, or a folder was reused),
-    that row keeps its data and gets a marked path, since ``projects.path`` is UNIQUE in the
-    original's schema.
+    * A row with the identity's id is this project's: only that row is updated.
+    * Otherwise a row whose ``id_alias`` equals the identity's alias (a rotated token) or its
+      id (a clone without credentials) is this project: it keeps that row's id (returned), so
+      its records stay found.
+    * Otherwise a new row. ``projects.path`` is UNIQUE in the original's schema; if another
+      project is recorded at this path (its origin changed, a folder was reused), the new row's
+      path gets `` [<id>]`` appended. Another project's row is never rewritten.
 
     The usual case, an up-to-date row, is checked with a read that takes no write lock, so
     read-only commands do not queue behind writers.
 
     Returns:
-        True when the project was not registered before.
+        The identity whose id the records use, and whether a row was created.
     """
-    query = sa.select(projects.c.path, projects.c.name, projects.c.id_source).where(
-        projects.c.id == identity.id
-    )
-    wanted = (str(identity.path), identity.name, identity.source)
+    query = sa.select(
+        projects.c.path, projects.c.name, projects.c.id_source, projects.c.id_alias
+    ).where(projects.c.id == identity.id)
+    wanted = (str(identity.path), identity.name, identity.source, identity.alias)
     with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
         if tuple(conn.execute(query).one_or_none() or ()) == wanted:
-            return False
+            return identity, False
     with engine.begin() as conn:
         return _register(conn, identity)
 
 
-def _register(conn: Connection, identity: ProjectIdentity) -> bool:
+def _register(conn: Connection, identity: ProjectIdentity) -> tuple[ProjectIdentity, bool]:
     """Insert or update the registry row inside a write transaction (re-reads under the lock)."""
     path = str(identity.path)
     now = format_timestamp()
     current = conn.execute(sa.select(projects).where(projects.c.id == identity.id)).first()
-    if current is not None and (current.path, current.name, current.id_source) == (
-        path,
-        identity.name,
-        identity.source,
-    ):
-        return False
-    holder = conn.execute(
-        sa.select(projects.c.id).where(projects.c.path == path, projects.c.id != identity.id)
-    ).first()
-    if holder is not None:
-        conn.execute(
-            projects.update()
-            .where(projects.c.id == holder.id)
-            .values(path=f"{path} [superseded by {identity.id}; was {holder.id}]", updated_at=now)
-        )
-    if current is None:
-        conn.execute(
-            projects.insert().values(
-                id=identity.id,
-                name=identity.name,
-                path=path,
-                id_source=identity.source,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        return True
+    if current is None and identity.source == "git-remote":
+        # The credential-free form finds the project: a rotated token (same alias), or a
+        # clone without credentials (its id is the alias).
+        same = conn.execute(
+            sa.select(projects.c.id)
+            .where(projects.c.id_alias == (identity.alias or identity.id))
+            .order_by(projects.c.created_at)
+        ).first()
+        if same is not None:
+            # A rotated token: the project's records live under the id it was first seen with.
+            identity = replace(identity, id=same.id)
+            current = conn.execute(sa.select(projects).where(projects.c.id == same.id)).first()
+    wanted = (path, identity.name, identity.source, identity.alias)
+    if current is not None:
+        if (current.path, current.name, current.id_source, current.id_alias) != wanted:
+            values = {"name": identity.name, "id_source": identity.source, "updated_at": now}
+            values["id_alias"] = identity.alias or current.id_alias
+            if current.path != path and not _path_taken(conn, path, identity.id):
+                values["path"] = path
+            conn.execute(projects.update().where(projects.c.id == identity.id).values(**values))
+        return identity, False
+    if _path_taken(conn, path, identity.id):
+        path = f"{path} [{identity.id}]"
     conn.execute(
-        projects.update()
-        .where(projects.c.id == identity.id)
-        .values(path=path, name=identity.name, id_source=identity.source, updated_at=now)
+        projects.insert().values(
+            id=identity.id,
+            name=identity.name,
+            path=path,
+            id_source=identity.source,
+            id_alias=identity.alias,
+            created_at=now,
+            updated_at=now,
+        )
     )
-    return False
+    return identity, True
+
+
+def _path_taken(conn: Connection, path: str, project_id: str) -> bool:
+    """Whether another project's row holds ``path`` (UNIQUE in the original's schema)."""
+    holder = sa.select(projects.c.id).where(projects.c.path == path, projects.c.id != project_id)
+    return conn.execute(holder).first() is not None
