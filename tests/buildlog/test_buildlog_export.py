@@ -94,7 +94,8 @@ def test_export_shapes_and_manifest(migrated: Path, tmp_path: Path) -> None:
         "session_id": None,
     }
     mistakes = _lines(out / "mistakes.jsonl")
-    assert mistakes[1]["related_concepts"] == ["sql", "injection"]
+    # As the original exports them: the stored JSON text (and null for NULL).
+    assert mistakes[1]["related_concepts"] == '["sql", "injection"]'
     assert mistakes[1]["was_repeat"] is True
     assert _lines(out / "bandit_state.jsonl")[0] == {
         "context": "general",
@@ -342,3 +343,53 @@ def test_an_export_of_the_original_tool_is_read_unverified(project: Path, tmp_pa
     ]
     listed = CliRunner().invoke(cli, ["--project-root", str(project), "rewards", "--json"])
     assert [r["id"] for r in json.loads(listed.stdout)] == ["rew-9e945b24ce"]
+
+
+def test_null_empty_and_text_values_survive_adoption_export_and_import(
+    project: Path, tmp_path: Path, isolated_home: Path
+) -> None:
+    """A mistake's related_concepts and rules_consulted stay exactly as the original stored
+    them: NULL, '[]', a JSON list, or any text; its export shows the stored text."""
+    import sqlite3
+
+    import blorig
+    from click.testing import CliRunner
+
+    from buildlog.cli import cli
+    from buildlog.project import identify_project
+
+    database = isolated_home / "buildlog.db"
+    blorig.create_original_db(database, 7)
+    project_id = identify_project(project).id
+    values = [(None, None), ("[]", "[]"), ('["sql", "injection"]', '["sk-1"]'), ("free", "x")]
+    with sqlite3.connect(database) as conn:
+        conn.execute("INSERT INTO projects (id, name, path) VALUES (?, 'w', ?)",
+                     (project_id, str(project.resolve())))  # fmt: skip
+        for n, (concepts, consulted) in enumerate(values):
+            conn.execute(
+                "INSERT INTO mistakes (project_id, id, session_id, timestamp, error_class, "
+                "description, semantic_hash, was_repeat, related_concepts, rules_consulted) "
+                "VALUES (?, ?, 's', ?, 'e', 'd', 'h', 0, ?, ?)",
+                (project_id, f"m-{n}", f"2026-02-05T14:4{n}:00+00:00", concepts, consulted),
+            )
+
+    def stored(path: Path) -> list[tuple[object, object]]:
+        with sqlite3.connect(path) as conn:
+            return conn.execute(
+                "SELECT related_concepts, rules_consulted FROM mistakes WHERE id LIKE 'm-%' "
+                "ORDER BY id"
+            ).fetchall()
+
+    runner = CliRunner()
+    out = tmp_path / "bundle"
+    exported = runner.invoke(cli, ["--project-root", str(project), "export", "-o", str(out)])
+    assert exported.exit_code == 0, exported.output  # adopts the original's database first
+    assert stored(database) == values
+    lines = [m for m in _lines(out / "mistakes.jsonl") if m["id"].startswith("m-")]
+    assert [(m["related_concepts"], m["rules_consulted"]) for m in lines] == values
+    other = tmp_path / "other.db"
+    imported = runner.invoke(
+        cli, ["--db", str(other), "--project-root", str(project), "import", str(out)]
+    )
+    assert imported.exit_code == 0, imported.output
+    assert stored(other) == values

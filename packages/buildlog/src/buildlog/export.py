@@ -252,6 +252,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any] | None] = {
     "float": _to_float,
     "bool": bool,
     "str_list": _decode_str_list,
+    "loose_list": None,  # the stored text, as the original exports it
     "json": _decode_json,
 }
 

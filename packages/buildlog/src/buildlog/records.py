@@ -36,7 +36,7 @@ __all__ = [
     "record_to_dict",
 ]
 
-Kind = Literal["str", "float", "int", "bool", "str_list", "json"]
+Kind = Literal["str", "float", "int", "bool", "str_list", "loose_list", "json"]
 Decision = Literal["promoted", "rejected"]
 
 
@@ -91,12 +91,14 @@ class Mistake:
     semantic_hash: str
     was_repeat: bool = False
     corrected_by_rule: str | None = None
-    related_concepts: list[str] = field(default_factory=list)
+    # NULL, a list, or the text the original stored (it keeps these as given and exports the
+    # stored text): kept exactly, never turned into one another.
+    related_concepts: list[str] | str | None = None
     relation_to_prior: str | None = None
     resolution_action: str | None = None
     context: str | None = None
     severity: str | None = None
-    rules_consulted: list[str] = field(default_factory=list)
+    rules_consulted: list[str] | str | None = None
 
 
 @dataclass(slots=True)
@@ -187,6 +189,7 @@ _TYPE_NAMES = {
     "int": "an integer",
     "bool": "a boolean",
     "str_list": "a list of strings",
+    "loose_list": "a list of strings or a string",
 }
 
 
@@ -208,6 +211,11 @@ def _coerce(kind: Kind, name: str, value: object) -> object:
     ok: bool
     if kind == "json":
         return value
+    if kind == "loose_list":
+        if isinstance(value, str):
+            _require_unicode(name, value)
+            return value
+        kind = "str_list"
     if kind == "str":
         ok = isinstance(value, str)
         if ok:
@@ -366,7 +374,8 @@ def _require_aware_timestamp(name: str, value: str) -> None:
 def field_kinds(cls: type[Any]) -> tuple[tuple[str, Kind, bool], ...]:
     """(name, kind, required) per field of a record class, the kind read from its type hint.
 
-    Kinds: ``str``, ``float``, ``int``, ``bool``, ``str_list`` and ``json`` (any value).
+    Kinds: ``str``, ``float``, ``int``, ``bool``, ``str_list``, ``loose_list`` (a list of
+    strings or the text the original stored) and ``json`` (any value).
     """
     kinds = _KIND_CACHE.get(cls)
     if kinds is None:
@@ -385,6 +394,9 @@ def _compute_field_kinds(cls: type[Any]) -> tuple[tuple[str, Kind, bool], ...]:
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         base = args[0] if typing.get_origin(hint) in (types.UnionType, typing.Union) else hint
         kind: Kind = _KINDS.get(base, "json")
+        is_union = typing.get_origin(hint) in (types.UnionType, typing.Union)
+        if kind == "str_list" and is_union and str in args:
+            kind = "loose_list"
         required = (
             spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
         )

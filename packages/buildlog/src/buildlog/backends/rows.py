@@ -1,6 +1,8 @@
 """Records to database rows and back, the way the original stores them.
 
-Lists become JSON text, booleans 0/1; everything else is stored as is. Reading is lenient
+Lists become JSON text, booleans 0/1; everything else is stored as is. The columns the
+original keeps exactly as given (a mistake's ``related_concepts`` and ``rules_consulted``:
+NULL, JSON text, or any text) are read back as stored. Reading is lenient
 about what the original (or a hand-edited database) may hold: a list column with text that
 is not a JSON list comes back as a one-element list rather than failing the whole query.
 """
@@ -41,6 +43,9 @@ def to_row(record: object, **extra: object) -> dict[str, Any]:
         value = getattr(record, name)
         if kind == "str_list":
             value = json.dumps(list(value))
+        elif kind == "loose_list":
+            # As the original: a list as JSON text, text and NULL as they are.
+            value = json.dumps(list(value)) if isinstance(value, list) else value
         elif kind == "bool":
             value = int(bool(value))
         elif kind == "json":
