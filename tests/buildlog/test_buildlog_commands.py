@@ -23,6 +23,9 @@ def ok(project: Path, *args: str) -> Result:
 
 
 def test_recording_flow(project: Path) -> None:
+    # Skills the project knows (promote refuses others, as the original does).
+    ok(project, "bandit", "update", "known", "arch-b0fcb62a1e", "--success")
+    ok(project, "bandit", "update", "known", "wf-29c1110c75", "--success")
     ok(project, "promote", "arch-b0fcb62a1e", "wf-29c1110c75")
     started = json.loads(
         ok(project, "experiment", "start", "--error-class", "missing_test", "--json").stdout
@@ -56,6 +59,7 @@ def test_recording_flow(project: Path) -> None:
     assert ended.stderr == ""
     assert len(json.loads(ok(project, "sessions", "--json").stdout)) == 1
     arms = json.loads(ok(project, "bandit", "show", "--json").stdout)
+    arms = [a for a in arms if a["context"] != "known"]
     # 0.7 from the reward, then 0.0 from the mistake, on both selected rules.
     assert [(a["rule_id"], a["alpha"], a["beta"]) for a in arms] == [
         ("arch-b0fcb62a1e", pytest.approx(1.7), pytest.approx(2.3)),
@@ -110,7 +114,16 @@ def test_learning_reinforcement_and_skills(project: Path) -> None:
     assert second.stderr == "buildlog: reinforced wf-29c1110c75\n"
     (learning,) = json.loads(ok(project, "learnings", "--json").stdout)
     assert learning["reinforcement_count"] == 2
-    ok(project, "promote", "a", "b")
+    unknown = run(project, "promote", "a", "b")
+    assert (unknown.exit_code, unknown.stdout) == (1, "")  # as the original: nothing stored
+    assert unknown.stderr.startswith(
+        "Error: promote: no valid skill ids provided: 'a' is not a skill of this project "
+        "(known: wf-29c1110c75)"
+    )
+    for arm in ("a", "b"):
+        ok(project, "bandit", "update", "general", arm, "--failure")
+    partly = ok(project, "promote", "a", "b", "zz-nonexistent")
+    assert partly.stderr.startswith("buildlog: skipped unknown skill ids: zz-nonexistent\n")
     rejected = ok(project, "reject", "a")
     assert rejected.stderr == "buildlog: 1 of 1 skills rejected\n"
     skills = json.loads(ok(project, "skills", "--json").stdout)
@@ -256,3 +269,36 @@ def test_the_original_tools_option_spellings_work_unchanged(project: Path) -> No
     assert [
         r["outcome"] for r in json.loads(ok(project, "rewards", "-n", "1", "--json").stdout)
     ] == ["rejected"]
+
+
+def test_a_reward_without_rules_credits_the_latest_gauntlet_credit(
+    project: Path, isolated_home: Path
+) -> None:
+    """As the original: no --rule takes the rules of the latest gauntlet_credits row and
+    updates their bandit arms."""
+    import sqlite3
+
+    from buildlog.project import identify_project
+
+    ok(project, "rewards")  # creates the database and registers the project
+    project_id = identify_project(project).id
+    with sqlite3.connect(isolated_home / "buildlog.db") as conn:
+        conn.executemany(
+            "INSERT INTO gauntlet_credits (project_id, timestamp, iteration, rules) "
+            "VALUES (?, ?, ?, ?)",
+            [
+                (project_id, "2026-02-05T10:00:00+00:00", 1, '["sec:old"]'),
+                (project_id, "2026-02-05T11:00:00+00:00", 2, '["sec:1a2b3c4d", "test:5e6f"]'),
+                ("someoneelse", "2026-02-05T12:00:00+00:00", 3, '["other:rule"]'),
+            ],
+        )
+    stored = json.loads(ok(project, "reward", "accepted", "-e", "missing_test", "--json").stdout)
+    assert stored["rules_active"] == ["sec:1a2b3c4d", "test:5e6f"]
+    arms = json.loads(ok(project, "bandit", "show", "--json").stdout)
+    assert [(a["context"], a["rule_id"], a["alpha"]) for a in arms] == [
+        ("missing_test", "sec:1a2b3c4d", 2.0),
+        ("missing_test", "test:5e6f", 2.0),
+    ]
+    # Rules given on the command line win.
+    given = json.loads(ok(project, "reward", "rejected", "-r", "x:1", "--json").stdout)
+    assert given["rules_active"] == ["x:1"]

@@ -72,14 +72,45 @@ def test_second_run_changes_nothing(project: Path) -> None:
 def test_reappearing_file_is_merged_and_archived_again(project: Path) -> None:
     data = blsamples.write_legacy(project)
     migrate_legacy(project)
-    (data / "promoted.json").write_text(
-        json.dumps({"skill_ids": ["arch-b0fcb62a1e", "sk-new0000001"]})
-    )
+    (data / "rejected.json").write_text(json.dumps({"skill_ids": ["sk-new0000001"]}))
     result = migrate_legacy(project)
     (outcome,) = result.files
-    assert (outcome.added, outcome.unchanged) == (1, 1)
-    assert outcome.archived_to == data.resolve() / "promoted.json.migrated.2"
-    assert (data / "promoted.json.migrated").exists()
+    assert (outcome.added, outcome.unchanged) == (1, 0)
+    assert outcome.archived_to == data.resolve() / "rejected.json.migrated.2"
+    assert (data / "rejected.json.migrated").exists()
+
+
+def test_the_originals_tracking_file_beside_a_database_is_merged_and_left(
+    project: Path,
+) -> None:
+    """The original writes promoted.json on every promotion, even with its database: it is
+    not pending legacy data, migrate merges what is new and leaves it for the original."""
+    from click.testing import CliRunner
+
+    from buildlog.backends.resolve import resolve_backend
+    from buildlog.cli import cli
+
+    data = blsamples.write_legacy(project)
+    migrate_legacy(project)  # no database yet: promoted.json is legacy data, imported, renamed
+    tracking = data / "promoted.json"
+    tracking.write_text(
+        json.dumps({"skill_ids": ["arch-b0fcb62a1e", "sk-new0000001"], "promoted_at": {}})
+    )
+    resolution = resolve_backend(project)
+    try:
+        assert resolution.layout is None  # nothing pending, no notice
+        assert not any("legacy" in notice for notice in resolution.notices)
+    finally:
+        resolution.backend.close()
+    shown = CliRunner().invoke(cli, ["--project-root", str(project), "info", "--json"])
+    assert json.loads(shown.stdout)["legacy_files_pending"] == []
+    result = migrate_legacy(project)
+    (outcome,) = result.files
+    assert (outcome.status, outcome.added, outcome.unchanged) == ("merged", 1, 1)
+    assert outcome.archived_to is None and tracking.exists()
+    again = migrate_legacy(project)  # nothing new: nothing changes, the file stays
+    assert [(f.added, f.unchanged) for f in again.files] == [(0, 2)]
+    assert tracking.exists()
 
 
 def test_malformed_line_keeps_file_and_rerun_completes(project: Path) -> None:

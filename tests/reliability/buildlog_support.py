@@ -483,6 +483,7 @@ def _writer_child(worker: int, count: int, root: str) -> None:
     import buildlog.db
     import buildlog.operations  # noqa: F401
     from buildlog.cli import cli
+    from buildlog.identifiers import rule_id
 
     _wait_for_go()
     failures = 0
@@ -503,7 +504,7 @@ def _writer_child(worker: int, count: int, root: str) -> None:
                 tag,
             ],
             ["bandit", "update", "general", "shared-rule", "--success" if n % 2 else "--failure"],
-            ["promote", f"sk-{tag}"],
+            ["promote", rule_id(f"rule {tag}", "testing")],  # the learning just added
         ):
             try:
                 cli.main(

@@ -26,6 +26,7 @@ from click.testing import CliRunner
 
 from buildlog.cli import cli
 from buildlog.db import open_engine
+from buildlog.identifiers import rule_id
 from buildlog.paths import database_location
 
 WRITERS = 8
@@ -61,7 +62,7 @@ def test_eight_cli_writers_at_once_lose_nothing(tmp_path: Path) -> None:
     learnings = _json(root, "learnings")
     assert {learning["rule"] for learning in learnings} == {f"rule {t}" for t in tags}
     skills = _json(root, "skills")
-    assert {s["skill_id"] for s in skills} == {f"sk-{t}" for t in tags}
+    assert {s["skill_id"] for s in skills} == {rule_id(f"rule {t}", "testing") for t in tags}
     (arm,) = _json(root, "bandit", "show")
     # Every read-modify-write of the shared arm counted, half successes, half failures.
     assert (arm["alpha"], arm["beta"]) == (1 + len(tags) / 2, 1 + len(tags) / 2)

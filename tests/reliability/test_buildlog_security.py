@@ -261,7 +261,8 @@ def _cli(root: Path, args: list[str]) -> str:
 
 def _populate(root: Path, marker: str) -> None:
     for args in (
-        ["promote", f"wf-{marker}"],
+        ["bandit", "update", f"ctx-{marker}", f"arm-{marker}", "--success"],
+        ["promote", f"arm-{marker}"],  # a skill the project knows (its bandit arm)
         ["experiment", "start", "--error-class", f"class-{marker}"],
         ["reward", "revision", "--notes", f"note-{marker}", "--rule", f"rule-{marker}"],
         [
@@ -285,7 +286,6 @@ def _populate(root: Path, marker: str) -> None:
             "--source",
             f"source-{marker}",
         ],
-        ["bandit", "update", f"ctx-{marker}", f"arm-{marker}", "--success"],
     ):
         _cli(root, args)
 

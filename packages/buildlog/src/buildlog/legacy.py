@@ -42,6 +42,7 @@ __all__ = [
     "ReadIssue",
     "Record",
     "find_layout",
+    "find_tracking_layout",
     "is_archive",
     "layout_for",
     "read_legacy_file",
@@ -61,6 +62,10 @@ IMPORT_ORDER = (
     BANDIT_FILE,
     "posterior_snapshots.jsonl",
 )
+# Files the original keeps beside its database (its promote writes promoted.json whatever its
+# backend): beside a database, and with no other legacy file pending, they are not pending
+# legacy data; migrate merges what is new in them and leaves them for the original to write.
+TRACKING_FILES = ("promoted.json",)
 # Entries of the data folder that are not storage data and must not be reported.
 _NOT_DATA = frozenset({"seeds", "gauntlet_cleared", "buildlog.db"})
 _ARCHIVE = re.compile(r"\.migrated(\.\d+)?$")
@@ -88,9 +93,12 @@ class LegacyLayout:
 
     Attributes:
         buildlog_dir: the folder holding ``.buildlog/`` and the bandit file.
+        beside_database: a database exists: the original's tracking files
+            (:data:`TRACKING_FILES`) are not pending legacy data.
     """
 
     buildlog_dir: Path
+    beside_database: bool = False
 
     @property
     def data_dir(self) -> Path:
@@ -113,7 +121,27 @@ class LegacyLayout:
         found = [self.data_dir / name for name in IMPORT_ORDER if (self.data_dir / name).is_file()]
         if self.bandit_file.is_file():
             found.insert(IMPORT_ORDER.index(BANDIT_FILE), self.bandit_file)
+        if self._only_tracking(found):
+            return []
         return found
+
+    def _only_tracking(self, found: list[Path]) -> bool:
+        """Whether ``found`` is nothing but the original's tracking files beside a database.
+
+        With other legacy files pending, they are a legacy set not fully imported yet (a
+        migrate that was stopped): the tracking file is imported and archived with them.
+        """
+        return (
+            self.beside_database
+            and bool(found)
+            and all(path.name in TRACKING_FILES for path in found)
+        )
+
+    def tracking_files(self) -> list[Path]:
+        """The original's tracking files present beside a database (else none)."""
+        if not self.beside_database or not self.data_dir.is_dir() or self.pending_files():
+            return []
+        return [self.data_dir / n for n in TRACKING_FILES if (self.data_dir / n).is_file()]
 
     def require_inside(self, root: Path) -> None:
         """Refuse a layout whose folder or files lead out of ``root`` through a symlink.
@@ -124,7 +152,12 @@ class LegacyLayout:
         """
         from buildlog.errors import OutsideProject
 
-        for path in (self.buildlog_dir, self.data_dir, *self.pending_files()):
+        for path in (
+            self.buildlog_dir,
+            self.data_dir,
+            *self.pending_files(),
+            *self.tracking_files(),
+        ):
             target = path.resolve()
             if target != root and not target.is_relative_to(root):
                 raise OutsideProject(str(path), str(target), str(root))
@@ -170,8 +203,14 @@ def layout_for(buildlog_dir: Path | str) -> LegacyLayout:
     return layout
 
 
-def find_layout(root: Path | str) -> LegacyLayout | None:
+def find_layout(root: Path | str, *, beside_database: bool = False) -> LegacyLayout | None:
     """Find the legacy data of the project at ``root``: flat layout first, then template.
+
+    Args:
+        root: the project root.
+        beside_database: a database exists (the original's tracking files are then not
+            pending data; a layout with only those is found only by
+            :func:`find_tracking_layout`).
 
     Returns:
         The first layout with pending data files, else None.
@@ -179,8 +218,19 @@ def find_layout(root: Path | str) -> LegacyLayout | None:
     given = Path(root).expanduser().absolute()
     resolved = given.resolve()
     for folder in (resolved, resolved / "buildlog"):
-        layout = LegacyLayout(folder)
+        layout = LegacyLayout(folder, beside_database)
         if layout.pending_files():
+            layout.require_inside(resolved)
+            return layout
+    return None
+
+
+def find_tracking_layout(root: Path | str) -> LegacyLayout | None:
+    """The layout holding the original's tracking files beside a database, if any."""
+    resolved = Path(root).expanduser().absolute().resolve()
+    for folder in (resolved, resolved / "buildlog"):
+        layout = LegacyLayout(folder, beside_database=True)
+        if layout.tracking_files():
             layout.require_inside(resolved)
             return layout
     return None

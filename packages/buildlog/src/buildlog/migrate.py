@@ -19,11 +19,18 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from buildlog.legacy import LegacyLayout, LegacyRead, find_layout, layout_for, read_legacy_file
+from buildlog.legacy import (
+    LegacyLayout,
+    LegacyRead,
+    find_layout,
+    find_tracking_layout,
+    layout_for,
+    read_legacy_file,
+)
 from buildlog.merge import merge_records
 from buildlog.paths import DatabaseLocation, database_location
 from buildlog.project import ProjectIdentity, identify_project
@@ -60,8 +67,9 @@ class FileOutcome:
         unchanged: records the database already had.
         issues: malformed lines, ``file:line: reason``.
         archived_to: the new name after the rename, None when not renamed.
-        status: ``migrated``, ``kept`` (malformed lines: nothing imported, not renamed),
-            ``failed`` or ``planned`` (dry run).
+        status: ``migrated``, ``merged`` (a tracking file of the original beside its
+            database: what is new imported, the file left in place), ``kept`` (malformed
+            lines: nothing imported, not renamed), ``failed`` or ``planned`` (dry run).
         error: why the file failed (status ``failed``).
     """
 
@@ -226,10 +234,15 @@ class MigrateResult:
         }
 
 
-def _legacy_layout(project: ProjectIdentity, buildlog_dir: Path | str | None) -> LegacyLayout:
+def _legacy_layout(
+    project: ProjectIdentity, buildlog_dir: Path | str | None, beside_database: bool
+) -> LegacyLayout:
     if buildlog_dir is not None:
-        return layout_for(buildlog_dir)
-    return find_layout(project.path) or LegacyLayout(project.path / "buildlog")
+        return replace(layout_for(buildlog_dir), beside_database=beside_database)
+    found = find_layout(project.path, beside_database=beside_database)
+    if found is None and beside_database:
+        found = find_tracking_layout(project.path)
+    return found or LegacyLayout(project.path / "buildlog", beside_database)
 
 
 def migrate_legacy(
@@ -255,18 +268,20 @@ def migrate_legacy(
     """
     project = identify_project(project_root)
     location = database_location(db)
-    layout = _legacy_layout(project, buildlog_dir)
+    layout = _legacy_layout(project, buildlog_dir, beside_database=location.exists())
     result = MigrateResult(project.id, location.display(), dry_run)
     result.unknown = layout.unknown_files()
     if dry_run:
         return _plan(layout, project, result, progress)
-    if not layout.pending_files():
+    tracking = layout.tracking_files()
+    if not layout.pending_files() and not tracking:
         return result
     engine, project = _open_and_register(location, project)
     result.project_id = project.id
     try:
         step = LegacyImportStep(layout, engine, project.id)
         report = run_migration(step, progress=progress)
+        merged = [_merge_tracking_file(engine, project.id, path) for path in tracking]
     finally:
         engine.dispose()
     result.report = report
@@ -277,7 +292,35 @@ def migrate_legacy(
         if outcome is None:
             outcome = FileOutcome(path, status="failed", error=errors.get(str(path)))
         result.files.append(outcome)
+    for outcome, warnings in merged:
+        result.files.append(outcome)
+        result.warnings.extend(warnings)
     return result
+
+
+def _merge_tracking_file(
+    engine: Engine, project_id: str, path: Path
+) -> tuple[FileOutcome, list[str]]:
+    """Merge what is new in one of the original's tracking files; the file stays.
+
+    The original writes ``promoted.json`` beside its database on every promotion, so renaming
+    it would only make it reappear; the database keeps its own decisions where they differ.
+    """
+    read = read_legacy_file(path)
+    if read.issues:
+        issues = [str(issue) for issue in read.issues]
+        return FileOutcome(path, len(read.records), issues=issues, status="kept"), []
+    with engine.begin() as conn:
+        merged = merge_records(conn, project_id, path.name, read.records)
+    outcome = FileOutcome(
+        path,
+        records=len(read.records),
+        added=merged.added,
+        updated=merged.updated,
+        unchanged=merged.unchanged,
+        status="merged",
+    )
+    return outcome, [f"{path.name}: {warning}" for warning in merged.warnings]
 
 
 def _open_and_register(
@@ -304,7 +347,7 @@ def _plan(
     """A dry run: the framework's plan plus, per file, its record count and issues."""
     step = LegacyImportStep(layout, None, project.id)
     result.report = run_migration(step, dry_run=True, progress=progress)
-    for path in layout.pending_files():
+    for path in [*layout.pending_files(), *layout.tracking_files()]:
         read = read_legacy_file(path)
         result.files.append(
             FileOutcome(

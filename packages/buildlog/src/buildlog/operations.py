@@ -71,7 +71,8 @@ def record_reward(
         backend: where to store it.
         outcome: ``accepted``, ``revision`` or ``rejected``.
         revision_distance: for revisions, how far the result was from the proposal (0-1).
-        rules: the active rules (default: the running session's selected rules).
+        rules: the active rules (default, as the original: the rules of the project's latest
+            gauntlet credit; without one, the running session's selected rules).
         notes: free text.
         session: the session id (default: the running session, if any).
         error_class: the bandit context (default: the running session's, else ``general``).
@@ -96,13 +97,17 @@ def record_reward(
     if session is not None:
         check_text("session id", session, required=True)
         _require_session(backend, session, active)
+    if rules is None:
+        rules = backend.latest_credited_rules()
+    if rules is None:
+        rules = list(active.selected_rules) if active else []
     timestamp = format_timestamp()
     event = RewardEvent(
         id=reward_id(outcome, timestamp),
         timestamp=timestamp,
         outcome=outcome,
         reward_value=reward_value(outcome, revision_distance),
-        rules_active=list(rules) if rules else list(active.selected_rules if active else []),
+        rules_active=list(rules),
         revision_distance=revision_distance,
         error_class=error_class or (active.error_class if active else None),
         notes=notes,

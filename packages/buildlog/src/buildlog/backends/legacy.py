@@ -135,6 +135,17 @@ class LegacyBackend:
         self._refuse("append review history")
 
     # -- active session ---------------------------------------------------------------------
+    def known_skill_ids(self) -> set[str]:
+        """The skill ids in the project's files: learnings, decisions and bandit arms."""
+        known = set(self.load_learnings())
+        known.update(decision.skill_id for decision in self.load_skill_decisions())
+        known.update(arm.rule_id for arm in self.load_bandit_state())
+        return known
+
+    def latest_credited_rules(self) -> list[str] | None:
+        """None: the original keeps gauntlet credits in its database only."""
+        return None
+
     def load_active_session(self) -> Session | None:
         """The session in active_session.json, if any."""
         records = self._read(self._layout.data_dir / "active_session.json").records

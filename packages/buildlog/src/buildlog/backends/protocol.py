@@ -101,6 +101,15 @@ class StorageBackend(Protocol):
         """
         ...
 
+    def known_skill_ids(self) -> set[str]:
+        """Every skill id the project knows: its learnings, decisions, bandit arms and
+        gauntlet rules (a promotion of anything else is a typo)."""
+        ...
+
+    def latest_credited_rules(self) -> list[str] | None:
+        """The rules of the project's latest ``gauntlet_credits`` row, None without one."""
+        ...
+
     # -- learnings --------------------------------------------------------------------------
     def load_learnings(self) -> dict[str, Learning]:
         """The project's learnings by id."""

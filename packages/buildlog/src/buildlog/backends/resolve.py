@@ -75,7 +75,8 @@ def resolve_backend(
     location = database_location(db)
     outside: OutsideProject | None = None
     try:
-        layout = find_layout(identity.path)
+        # Beside a database, the original's tracking files are not pending legacy data.
+        layout = find_layout(identity.path, beside_database=location.exists())
     except OutsideProject as err:
         # Never read another project's files as this one's: go on as if there were none, and
         # say why (`buildlog migrate` refuses them with the same message).

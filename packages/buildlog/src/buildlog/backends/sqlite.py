@@ -14,13 +14,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from buildlog.backends.protocol import Decision, EventKind, EventRecord, ProjectInfo
-from buildlog.backends.rows import from_row, to_row
+from buildlog.backends.rows import decode_list, from_row, to_row
 from buildlog.backends.sql import insert_ignore
 from buildlog.errors import InvalidRecord
 from buildlog.identifiers import format_timestamp
 from buildlog.models import (
     active_sessions,
     bandit_arms,
+    metadata,
     mistakes,
     projects,
     review_history,
@@ -194,6 +195,33 @@ class SQLiteBackend:
             return append_history(conn, self._project_id, entries)
 
     # -- active session ---------------------------------------------------------------------
+    def known_skill_ids(self) -> set[str]:
+        """Every skill id the project knows: its learnings, decisions, bandit arms and
+        gauntlet rules (a promotion of anything else is a typo)."""
+        rules = metadata.tables["gauntlet_rules"]
+        queries = [
+            sa.select(review_learnings.c.id).where(self._mine(review_learnings)),
+            sa.select(skill_decisions.c.skill_id).where(self._mine(skill_decisions)),
+            sa.select(bandit_arms.c.rule_id).where(self._mine(bandit_arms)),
+            # The original keeps gauntlet rules for every project (no project column).
+            sa.select(rules.c.rule_id),
+        ]
+        with self._read() as conn:
+            return {str(value) for query in queries for value in conn.execute(query).scalars()}
+
+    def latest_credited_rules(self) -> list[str] | None:
+        """The rules of the project's latest ``gauntlet_credits`` row, None without one."""
+        credits = metadata.tables["gauntlet_credits"]
+        query = (
+            sa.select(credits.c.rules)
+            .where(credits.c.project_id == self._project_id)
+            .order_by(credits.c.timestamp.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else decode_list(row.rules)
+
     def load_active_session(self) -> Session | None:
         """The running session, if any."""
         query = sa.select(active_sessions.c.data).where(self._mine(active_sessions))

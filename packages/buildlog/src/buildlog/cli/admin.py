@@ -118,6 +118,8 @@ def _print_migrate(result: MigrateResult) -> None:
                 f"{outcome.unchanged} already present"
             )
             text += f"; renamed to {outcome.archived_to.name}" if outcome.archived_to else ""
+            if outcome.status == "merged":
+                text += "; left in place (the original tool keeps writing it)"
             if outcome.status == "kept":
                 text = f"{outcome.records} records, not imported: malformed lines; file kept"
         if result.dry_run and outcome.issues:

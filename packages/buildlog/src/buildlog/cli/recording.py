@@ -7,6 +7,7 @@ import copy
 import click
 
 from buildlog.cli.common import CliState, as_rows, emit, pass_state, resolve
+from buildlog.errors import InvalidRecord
 from storage_core.cli_support import json_option
 
 __all__ = [
@@ -46,7 +47,8 @@ _limit_option = click.option(
 @click.option("--error-class", "-e", help="The kind of error (the bandit's context).")
 @click.option(
     "--rule", "--rules", "-r", "rules", multiple=True,
-    help="A rule that was active (repeatable).",
+    help="A rule that was active (repeatable) [default: the rules of the latest gauntlet "
+    "credit, else the running experiment's].",
 )  # fmt: skip
 @click.option("--notes", "-n", help="Free text.")
 @click.option("--session", "-s", help="Session id [default: the running experiment].")
@@ -72,7 +74,7 @@ def reward(
         resolve(state).backend,
         outcome,
         revision_distance=distance,
-        rules=rules,
+        rules=list(rules) if rules else None,  # none given: the latest gauntlet credit's
         notes=notes,
         session=session,
         error_class=error_class,
@@ -215,7 +217,25 @@ learnings.hidden = True
 
 
 def _decide(state: CliState, decision: str, ids: tuple[str, ...], as_json: bool) -> None:
+    from buildlog.records import check_text
+
+    for skill in ids:
+        check_text("skill id", skill, required=True)  # a malformed id before an unknown one
     backend = resolve(state).backend
+    known = backend.known_skill_ids()
+    unknown = [skill for skill in dict.fromkeys(ids) if skill not in known]
+    if len(unknown) == len(set(ids)):
+        # As the original ("No valid skill IDs provided"): nothing is stored.
+        listed = ", ".join(sorted(known)[:20]) + (" ..." if len(known) > 20 else "")
+        command = "promote" if decision == "promoted" else "reject"
+        raise InvalidRecord(
+            command,
+            f"no valid skill ids provided: {unknown[0]!r} is not a skill of this project"
+            + (f" (known: {listed})" if known else " (it knows no skills yet)"),
+        )
+    if unknown:
+        click.echo(f"buildlog: skipped unknown skill ids: {', '.join(unknown)}", err=True)
+        ids = tuple(skill for skill in ids if skill in known)
     changed = backend.decide_skills("promoted" if decision == "promoted" else "rejected", ids)
     click.echo(f"buildlog: {changed} of {len(set(ids))} skills {decision}", err=True)
     records = [d for d in backend.load_skill_decisions() if d.skill_id in ids]
