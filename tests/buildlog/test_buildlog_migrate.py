@@ -107,7 +107,8 @@ def test_the_originals_tracking_file_beside_a_database_is_merged_and_left(
     result = migrate_legacy(project)
     (outcome,) = result.files
     assert (outcome.status, outcome.added, outcome.unchanged) == ("merged", 1, 1)
-    assert outcome.archived_to is None and tracking.exists()
+    assert outcome.archived_to is None
+    assert tracking.exists()
     again = migrate_legacy(project)  # nothing new: nothing changes, the file stays
     assert [(f.added, f.unchanged) for f in again.files] == [(0, 2)]
     assert tracking.exists()
