@@ -102,7 +102,10 @@ def test_errors_are_one_line(project: Path) -> None:
         "bandit_state, learnings, skill_decisions\n",
     )
     result = run(project, "export", "--project", "000000000000", "--all-projects")
-    assert (result.exit_code, result.stderr) == (1, "Error: project not found: 000000000000\n")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "Error: no project '000000000000' (see 'buildlog projects')\n",
+    )
 
 
 def test_learning_reinforcement_and_skills(project: Path) -> None:

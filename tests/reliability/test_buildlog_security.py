@@ -325,19 +325,26 @@ def test_no_command_shows_another_projects_records(tmp_path: Path) -> None:
         selected = tmp_path / f"alpha-{table}"
         _cli(alpha, ["export", "--tables", table, "-o", str(selected)])
         assert "ZORK" not in (selected / f"{table}.jsonl").read_text()
-    # Naming the other project is not enough: its records need --all-projects, and the
-    # refusal does not tell whether such a project exists.
-    for other in (beta_id, "000000000000"):
-        refused = CliRunner().invoke(
-            cli,
-            ["--project-root", str(alpha), "export", "--project", other, "-o", str(tmp_path / "x")],
-        )
-        assert (refused.exit_code, refused.stderr) == (
-            1,
-            f"Error: project {other} is not this project ({alpha_id}); add --all-projects to "
-            "export another project's records\n",
-        )
-        assert not (tmp_path / "x").exists()
+    # Naming another project exports that project, and only it (the user's own database:
+    # nothing mixes projects unasked); an unknown id is an error that writes nothing.
+    named = tmp_path / "beta-by-id"
+    _cli(alpha, ["export", "--project", beta_id, "-o", str(named)])
+    assert [p["id"] for p in json.loads((named / "manifest.json").read_text())["projects"]] == [
+        beta_id
+    ]
+    for file in named.iterdir():
+        assert "XYLO" not in file.read_text(), file
+        assert alpha_id not in file.read_text(), file
+    refused = CliRunner().invoke(
+        cli,
+        ["--project-root", str(alpha), "export", "--project", "000000000000", "-o",
+         str(tmp_path / "x")],
+    )  # fmt: skip
+    assert (refused.exit_code, refused.stderr) == (
+        1,
+        "Error: no project '000000000000' (see 'buildlog projects')\n",
+    )
+    assert not (tmp_path / "x").exists()
     own = tmp_path / "alpha-by-id"
     _cli(alpha, ["export", "--project", alpha_id, "-o", str(own)])
     assert [p["id"] for p in json.loads((own / "manifest.json").read_text())["projects"]] == [

@@ -176,12 +176,9 @@ def migrate(state: CliState, dry_run: bool, buildlog_dir: Path | None, as_json: 
 @click.option(
     "--project",
     "project_id",
-    help="Export this project id [default: the current one]; another project's needs "
-    "--all-projects.",
+    help="Export this project id (any registered project) [default: the current one].",
 )
-@click.option(
-    "--all-projects", is_flag=True, help="Export every project (with --project: that one)."
-)
+@click.option("--all-projects", is_flag=True, help="Export every project.")
 @click.option("--tables", help="Comma-separated tables [default: all six].")
 @json_option
 @pass_state
@@ -194,17 +191,17 @@ def export_cmd(
     as_json: bool,
 ) -> None:
     """Export records as JSON lines with manifest.json and rules.jsonl."""
-    from buildlog.errors import OtherProject
     from buildlog.export import export_bundle, parse_tables
     from storage_core.errors import NotFound
 
     names = parse_tables(tables)
     backend = resolve_sqlite(state, "export")
-    # Isolation first: without --all-projects, not even another project's existence shows.
-    if project_id and project_id != backend.project_id and not all_projects:
-        raise OtherProject(project_id, backend.project_id)
+    # The user's own database: naming a project exports it (as in the design's example);
+    # nothing mixes projects unless --all-projects asks for all of them.
     if project_id and project_id not in {p.id for p in backend.list_projects()}:
-        raise NotFound("project", project_id)
+        raise NotFound(
+            "project", project_id, f"no project {project_id!r} (see 'buildlog projects')"
+        )
     selected = project_id or (None if all_projects else backend.project_id)
     revision = _current_revision(backend.engine)
     result = export_bundle(
