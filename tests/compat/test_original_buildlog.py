@@ -1,0 +1,184 @@
+"""Ours against the original buildlog 0.23.0, each driven through its own command line on the
+same home folder: the same ids, the same rows, exports that read both ways."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from buildlog.project import identify_project
+from conftest import Tools
+
+pytestmark = pytest.mark.timeout(900)
+
+ORIGINS = [
+    "https://github.com/acme/widgets.git",
+    "https://github.com/acme/widgets",  # no .git suffix
+    "https://alice@github.com/acme/widgets.git",  # a user, no token
+    "https://alice:tok123@github.com/acme/secret.git",  # user and token
+    "https://ghp_0123456789abcdef@github.com/acme/secret.git",  # a lone token
+    "git@github.com:acme/widgets.git",  # scp form
+    "ssh://git@github.com/acme/widgets.git",
+    "ssh://alice:pw@host.example:2222/srv/widgets.git",
+    "file:///srv/git/widgets.git",
+]
+
+
+def _git(root: Path, *args: str, env: dict[str, str]) -> None:
+    subprocess.run(["git", "-C", str(root), *args], check=True, env=env, capture_output=True)
+
+
+def _repo(root: Path, origin: str | None, env: dict[str, str]) -> Path:
+    root.mkdir(parents=True)
+    _git(root, "init", "-q", env=env)
+    if origin is not None:
+        _git(root, "remote", "add", "origin", origin, env=env)
+    return root
+
+
+def test_project_ids_equal_the_originals(tools: Tools, tmp_path: Path) -> None:
+    env = tools.env
+    roots = [_repo(tmp_path / f"repo-{n}", url, env) for n, url in enumerate(ORIGINS)]
+    sub = roots[0] / "src" / "deep"
+    sub.mkdir(parents=True)  # a subfolder of a repository
+    no_origin = _repo(tmp_path / "no-origin", None, env)
+    plain = tmp_path / "plain folder with spaces"
+    plain.mkdir()
+    linked = tmp_path / "linked"
+    linked.symlink_to(no_origin)  # a symlinked path resolves to its target
+    corpus = [*roots, sub, no_origin, plain, linked]
+    theirs = tools.original_ids(corpus)
+    ours = [identify_project(root).id for root in corpus]
+    assert ours == theirs
+    # And the registry never holds a credential (the URL is not stored at all).
+    project = roots[3]
+    tools.ours(project, "reward", "accepted", "-r", "arch-1")
+    with sqlite3.connect(tools.database) as conn:
+        dumped = "\n".join(str(row) for row in conn.execute("SELECT * FROM projects"))
+    assert "tok123" not in dumped
+
+
+def _original_writes_legacy_files(tools: Tools, project: Path) -> None:
+    """Drive the original while it has no database: it writes its legacy files itself."""
+    tools.original(project, "init", "--defaults", "--no-mcp", "--no-hooks", "--no-claude-md")
+    tools.original(project, "reward", "accepted", "--rules", "arch-b0fcb62a1e")
+    tools.original(project, "reward", "revision", "-d", "0.3", "-e", "missing_test", "-n", "n1")
+    tools.original(project, "experiment", "start", "--error-class", "missing_test")
+    tools.original(project, "experiment", "log-mistake", "--error-class", "missing_test",
+                   "--description", "forgot the test")  # fmt: skip
+    tools.original(project, "experiment", "end")
+
+
+_COMPARED = {
+    "reward_events": "id",
+    "sessions": "id",
+    "mistakes": "id",
+}
+
+
+def _rows(database: Path, table: str) -> list[dict[str, object]]:
+    with sqlite3.connect(database) as conn:
+        conn.row_factory = sqlite3.Row
+        order = _COMPARED[table]
+        return [dict(row) for row in conn.execute(f"SELECT * FROM {table} ORDER BY {order}")]
+
+
+def test_migrate_of_the_originals_files_equals_the_originals_migrate(
+    tools: Tools, tmp_path: Path
+) -> None:
+    project = _repo(tmp_path / "widgets", "https://github.com/acme/widgets.git", tools.env)
+    _original_writes_legacy_files(tools, project)
+    legacy = sorted(p.name for p in (project / "buildlog" / ".buildlog").iterdir() if p.is_file())
+    assert "reward_events.jsonl" in legacy
+    copy = tmp_path / "copy" / "widgets"
+    shutil.copytree(project, copy, symlinks=True)
+    other = Tools(tmp_path / "home-ours", tools.original_python)
+    other.home.mkdir()
+    tools.original(project, "migrate")
+    other.ours(copy, "migrate")
+    for table in _COMPARED:
+        theirs, ours = _rows(tools.database, table), _rows(other.database, table)
+        assert theirs, table
+        assert ours == theirs, table
+
+
+def _dump(database: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every table of the original's schema, row for row."""
+    with sqlite3.connect(database) as conn:
+        names = [row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "AND name <> 'buildlog_alembic_version' ORDER BY name"
+        )]  # fmt: skip
+        return {
+            name: sorted(conn.execute(f"SELECT * FROM {name}").fetchall(), key=repr)
+            for name in names
+        }
+
+
+def test_both_tools_share_one_database_both_ways(tools: Tools, tmp_path: Path) -> None:
+    project = _repo(tmp_path / "widgets", "https://alice:tok123@github.com/acme/w.git", tools.env)
+    _original_writes_legacy_files(tools, project)
+    tools.original(project, "migrate")  # the original's database, at its schema 7
+    written = _dump(tools.database)
+    before = json.loads(tools.original(project, "rewards", "--json").stdout)["events"]
+    # Ours adopts it in place and sees every record, through the same project id.
+    ours = json.loads(tools.ours(project, "rewards", "--format", "json").stdout)
+    assert sorted(r["id"] for r in ours) == sorted(r["id"] for r in before)
+    info = json.loads(tools.ours(project, "info", "--json").stdout)
+    assert info["project_id"] == tools.original_ids([project])[0]
+    # Adoption kept every row of every table (our additions are new, nullable columns). The
+    # project's own registry row is brought up to date (updated_at, and our id_source and
+    # id_alias); its id, name, path and creation time stay.
+    adopted = _dump(tools.database)
+    for table, rows in written.items():
+        assert len(adopted[table]) == len(rows), table
+        for old_row, new_row in zip(rows, adopted[table], strict=True):
+            if table == "projects":
+                assert new_row[:4] == old_row[:4]
+            else:
+                assert new_row[: len(old_row)] == old_row, table
+    # Ours writes; the original reads it, and writes again; ours reads that.
+    tools.ours(project, "reward", "rejected", "-n", "from ours", "-e", "missing_test")
+    seen = json.loads(tools.original(project, "rewards", "--json").stdout)["events"]
+    assert "from ours" in [r.get("notes") for r in seen]
+    tools.original(project, "reward", "accepted", "--rules", "wf-29c1110c75", "-n", "again")
+    ours = json.loads(tools.ours(project, "rewards", "--format", "json").stdout)
+    assert {"from ours", "again"} <= {r["notes"] for r in ours}
+    mistakes = json.loads(tools.ours(project, "mistakes", "--format", "json").stdout)
+    assert [m["description"] for m in mistakes] == ["forgot the test"]
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_exports_read_both_ways_and_agree_field_by_field(tools: Tools, tmp_path: Path) -> None:
+    project = _repo(tmp_path / "widgets", "https://github.com/acme/widgets.git", tools.env)
+    _original_writes_legacy_files(tools, project)
+    tools.original(project, "migrate")
+    theirs = tmp_path / "export-original"
+    tools.original(project, "export", "-o", str(theirs))
+    ours = tmp_path / "export-ours"
+    tools.ours(project, "export", "-o", str(ours))
+    for name in ("rewards", "sessions", "mistakes"):
+        original_rows = _lines(theirs / f"{name}.jsonl")
+        assert original_rows, name
+        # Field by field, key order aside: every field the original writes, with its value.
+        our_rows = {row["id"]: row for row in _lines(ours / f"{name}.jsonl")}
+        for row in original_rows:
+            mine = our_rows[row["id"]]
+            assert {k: mine.get(k) for k in row} == row, (name, row["id"])
+    # The original's export (no checksums) imports into a fresh database with ours.
+    fresh = Tools(tmp_path / "home-fresh", tools.original_python)
+    fresh.home.mkdir()
+    imported = fresh.ours(project, "import", str(theirs))
+    assert "cannot be verified" in imported.stderr or "no checksums" in imported.stderr
+    for table in _COMPARED:
+        assert _rows(fresh.database, table) == _rows(tools.database, table), table
