@@ -10,9 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from original_tool import Tools
 
 from buildlog.project import identify_project
-from conftest import Tools
 
 pytestmark = pytest.mark.timeout(900)
 
