@@ -396,3 +396,31 @@ def test_commands_that_read_never_create_a_database(tmp_path: Path) -> None:
         assert str(missing) in result.stderr, args
         assert not missing.exists(), args
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_terminal_envelope_keeps_spikes_and_order() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from diary.cli.plot import envelope
+
+    @given(
+        st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=0, max_size=400),
+        st.integers(min_value=1, max_value=40),
+    )
+    def check(values: list[float], buckets: int) -> None:
+        steps = list(range(len(values)))
+        kept_steps, kept_values = envelope(steps, values, buckets)
+        assert kept_steps == sorted(kept_steps)  # in order, no point twice
+        assert len(set(kept_steps)) == len(kept_steps)
+        assert all(values[s] == v or v != v for s, v in zip(kept_steps, kept_values, strict=True))
+        finite = [v for v in values if math.isfinite(v)]
+        odd = sum(1 for v in values if not math.isfinite(v))
+        if len(values) > 2 * buckets:
+            assert len(kept_values) <= 2 * buckets + odd
+        if finite:  # the extremes survive
+            assert min(finite) in kept_values
+            assert max(finite) in kept_values
+        assert sum(1 for v in kept_values if not math.isfinite(v)) == odd
+
+    check()

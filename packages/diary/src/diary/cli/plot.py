@@ -12,6 +12,7 @@ import math
 import shutil
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +66,12 @@ def metric_plot(
             history = opened.metric_history(record.id, key)
             if not len(history):
                 raise InvalidValue("metric", key, f"iteration {record.id} has no points of it")
-            points = [
-                (step, value)
-                for step, value in zip(history.steps, history.values, strict=True)
-                if math.isfinite(value)
-            ]
+            steps, values = _as_list(history.steps), _as_list(history.values)
+            finite = [i for i, value in enumerate(values) if math.isfinite(value)]
+            if len(finite) < len(values):
+                steps, values = [steps[i] for i in finite], [values[i] for i in finite]
             label = f"{str(record.id)[:8]} {key}" if len(iterations) > 1 else key
-            series.append((label, [p[0] for p in points], [p[1] for p in points]))
+            series.append((label, steps, values))
     heading = title or ", ".join(keys)
     if output is not None and not output.lower().endswith(".html"):
         _write_figure(Path(output), series, heading)
@@ -101,10 +101,49 @@ def _terminal_chart(
     if not colour or not sys.stdout.isatty():
         plt.theme("clear")  # no escape codes in a pipe or a file
     for label, steps, values in series:
-        plt.plot(steps, values, label=label, marker="braille")
+        # A braille cell holds 2 dots across: more points than that per column draw nothing
+        # more, and plotext's cost grows with the points (3 s for 100,000).
+        kept_steps, kept_values = envelope(steps, values, 2 * columns)
+        plt.plot(kept_steps, kept_values, label=label, marker="braille")
     plt.title(title)
     plt.xlabel("step")
     return str(plt.build())
+
+
+def _as_list(column: Any) -> list[Any]:
+    """A history column as a list (Arrow arrays convert in one call, not per element)."""
+    convert = getattr(column, "to_pylist", None)
+    return list(convert() if convert is not None else column)
+
+
+def envelope(
+    steps: Sequence[int], values: Sequence[float], buckets: int
+) -> tuple[list[int], list[float]]:
+    """At most ``2 * buckets`` points that draw like the series at that resolution.
+
+    The points are cut into ``buckets`` runs of consecutive points; each run keeps its lowest
+    and highest point, in their order, so spikes and the range survive (a plain stride would
+    drop them). NaN and infinite values are kept as the run's extremes would hide them.
+    """
+    count = len(values)
+    if count <= 2 * buckets:
+        return list(steps), list(values)
+    kept_steps: list[int] = []
+    kept_values: list[float] = []
+    size = count / buckets
+    for bucket in range(buckets):
+        start, end = int(bucket * size), int((bucket + 1) * size)
+        run = range(start, max(end, start + 1))
+        finite = [i for i in run if math.isfinite(values[i])]
+        odd = [i for i in run if not math.isfinite(values[i])]
+        chosen = set(odd)
+        if finite:
+            chosen.add(min(finite, key=values.__getitem__))
+            chosen.add(max(finite, key=values.__getitem__))
+        for i in sorted(chosen):
+            kept_steps.append(steps[i])
+            kept_values.append(values[i])
+    return kept_steps, kept_values
 
 
 def _write_html(path: Path, chart: str, title: str) -> None:

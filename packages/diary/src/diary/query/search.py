@@ -304,28 +304,26 @@ def _wide_rows(
     metrics: dict[UUID, dict[str, float]] = {}
     tags: dict[UUID, list[str]] = {}
     dialect = conn.dialect.name
+    fetch = _Fetcher(conn, ids)
     for selection in selections:
         columns = [iteration.c[name] for name in _ITERATION_COLUMNS]
         for record in conn.execute(sa.select(*columns).where(iteration.c.id.in_(selection))):
             found[record.id] = dict(record._mapping)
-        param_query = sa.select(parameter.c.iteration_id, parameter.c.key, parameter.c.value)
+        param_query = sa.select(parameter.c.key, parameter.c.value)
         param_query = param_query.where(parameter.c.iteration_id.in_(selection))
         if keys is not None:
             param_query = param_query.where(parameter.c.key.in_(keys["param"]))
-        for owner, key, value in conn.execute(param_query):
+        for owner, key, value in fetch(parameter.c.iteration_id, param_query):
             params.setdefault(owner, {})[key] = value
         summary = metric_summary_query(
             keys=None if keys is None else keys["metric"], within=selection, dialect=dialect
         )
-        for owner, key, last in conn.execute(
-            sa.select(summary.c.iteration_id, summary.c.key, summary.c.last)
+        for owner, key, last in fetch(
+            summary.c.iteration_id, sa.select(summary.c.key, summary.c.last)
         ):
             metrics.setdefault(owner, {})[key] = last
-        for owner, name in conn.execute(
-            sa.select(tag.c.iteration_id, tag.c.tag)
-            .where(tag.c.iteration_id.in_(selection))
-            .order_by(tag.c.tag)
-        ):
+        tag_query = sa.select(tag.c.tag).where(tag.c.iteration_id.in_(selection))
+        for owner, name in fetch(tag.c.iteration_id, tag_query.order_by(tag.c.tag)):
             tags.setdefault(owner, []).append(name)
     param_keys = sorted({key for values in params.values() for key in values})
     metric_keys = sorted({key for values in metrics.values() for key in values})
@@ -341,6 +339,39 @@ def _wide_rows(
         row["tags"] = tags.get(iteration_id, [])
         result.rows.append(row)
     return result
+
+
+class _Fetcher:
+    """Rows of detail queries, owner first, fetched fast.
+
+    SQLAlchemy's result rows and a ``uuid.UUID`` per row cost more than DuckDB's query for
+    wide results (0.6 s for 40,000 rows). On DuckDB the query runs on the raw connection with
+    the owner id as text, mapped back to the ids already at hand; elsewhere through
+    SQLAlchemy.
+    """
+
+    def __init__(self, conn: sa.Connection, ids: list[UUID]) -> None:
+        self.conn = conn
+        self.raw = conn.dialect.name == "duckdb"
+        self.by_text = {str(key): key for key in ids} if self.raw else {}
+
+    def __call__(self, owner: Any, query: sa.Select[Any]) -> Iterator[tuple[Any, ...]]:
+        """The rows of ``query`` with ``owner`` (an id column) put first."""
+        if not self.raw:
+            statement = query.with_only_columns(owner, *query.selected_columns)
+            yield from (tuple(row) for row in self.conn.execute(statement))
+            return
+        from storage_core.database import raw_duckdb_connection
+
+        statement = query.with_only_columns(sa.cast(owner, sa.String), *query.selected_columns)
+        compiled = statement.compile(
+            dialect=self.conn.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        values = [compiled.params[name] for name in compiled.positiontup or ()]
+        rows = raw_duckdb_connection(self.conn).execute(str(compiled), values).fetchall()
+        by_text = self.by_text
+        for row in rows:
+            yield (by_text[row[0]], *row[1:])
 
 
 def metric_summaries(store: Store, iteration_id: str | UUID) -> dict[str, MetricSummary]:

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from diary import models as m
 from diary.errors import InvalidValue
-from diary.store.base import IdLike, StoreBase, require_text
+from diary.store.base import IdLike, StoreBase, as_uuid, require_text
 
 __all__ = ["TagKind", "TagsMixin", "insert_tags"]
 
@@ -39,6 +39,10 @@ def insert_tags(
     if not wanted:
         return []
     owner_column = table.c[f"{kind}_id"]
+    if len(wanted) == 1:
+        # One statement: insert unless the owner has the tag already.
+        inserted = conn.execute(_insert_new_tag(kind, table, owner, wanted[0], now)).rowcount
+        return wanted if inserted else []
     existing = set(
         conn.execute(
             sa.select(table.c.tag).where(owner_column == owner, table.c.tag.in_(wanted))
@@ -50,6 +54,23 @@ def insert_tags(
             sa.insert(table), [{f"{kind}_id": owner, "tag": tag, "created_at": now} for tag in new]
         )
     return new
+
+
+def _insert_new_tag(kind: str, table: sa.Table, owner: UUID, tag: str, now: datetime) -> sa.Insert:
+    """``INSERT INTO <kind>_tag SELECT owner, tag, now WHERE <the owner exists> AND NOT
+    EXISTS (the same tag)``: nothing is inserted for a missing owner (there are no foreign
+    keys on DuckDB) or a tag it has."""
+    owner_table, _ = _tables(kind)
+    owner_column = table.c[f"{kind}_id"]
+    row = [
+        sa.bindparam(None, owner, type_=owner_column.type),
+        sa.bindparam(None, tag, type_=table.c.tag.type),
+        sa.bindparam(None, now, type_=table.c.created_at.type),
+    ]
+    present = sa.exists().where(owner_column == owner, table.c.tag == tag)
+    owned = sa.exists().where(owner_table.c.id == owner)
+    names = [owner_column.name, "tag", "created_at"]
+    return sa.insert(table).from_select(names, sa.select(*row).where(owned, ~present))
 
 
 class TagsMixin(StoreBase):
@@ -70,10 +91,17 @@ class TagsMixin(StoreBase):
             NotFound: the owner does not exist.
         """
         owner_table, _ = _tables(kind)
+        owner = as_uuid(kind, owner_id)
         with self.transaction() as conn:
-            owner = self.require_row(conn, owner_table, kind, owner_id)
-            insert_tags(conn, kind, owner, tags, self.clock.now())
-            return self._tags(conn, kind, owner)
+            if len(set(tags)) != 1:
+                self.require_row(conn, owner_table, kind, owner)
+            # One tag: the insert checks the owner itself; nothing inserted means the owner
+            # is missing or had the tag, which the read below tells apart.
+            added = insert_tags(conn, kind, owner, tags, self.clock.now())
+            found = self._tags(conn, kind, owner)
+            if not added and not found:
+                self.require_row(conn, owner_table, kind, owner)
+            return found
 
     def remove_tags(self, kind: TagKind, owner_id: IdLike, *tags: str) -> list[str]:
         """Detach tags (absent ones are ignored).

@@ -31,7 +31,13 @@ from diary.errors import InvalidValue, ParameterConflict, StorageError
 from diary.store.base import IdLike, StoreBase, as_uuid, require_text
 from diary.store.buffer import Batch, LogBuffer
 from diary.store.salvage import is_value_error, write_salvaging
-from diary.store.writers import MetricWriter, is_single_statement, write_batch, write_small
+from diary.store.writers import (
+    CheckEveryKey,
+    MetricWriter,
+    is_single_statement,
+    write_batch,
+    write_small,
+)
 from diary.values import check_number, check_step, check_text, next_step
 
 __all__ = ["TrackingMixin"]
@@ -131,8 +137,11 @@ class TrackingMixin(StoreBase):
     def _write_whole_batch(self, batch: Batch, _also: object = None) -> StorageError | None:
         if is_single_statement(batch, self.metric_writer):
             # A durable call or a tiny flush: one autocommitted statement, no transaction.
-            with self.reading() as conn:
-                return write_small(conn, batch)
+            try:
+                with self.reading() as conn:
+                    return write_small(conn, batch)
+            except CheckEveryKey:
+                pass  # what it stored is stored; the transaction below checks the rest
         with self.transaction() as conn:
             return write_batch(conn, batch, self.metric_writer)
 

@@ -36,7 +36,14 @@ from diary import models as m
 from diary.errors import NotFound, ParameterConflict, StorageError
 from diary.store.buffer import Batch
 
-__all__ = ["MetricWriter", "choose_writer", "is_single_statement", "write_batch", "write_small"]
+__all__ = [
+    "CheckEveryKey",
+    "MetricWriter",
+    "choose_writer",
+    "is_single_statement",
+    "write_batch",
+    "write_small",
+]
 
 MetricWriter = Literal["auto", "arrow", "appender", "core"]
 _CHUNK = 500
@@ -147,8 +154,19 @@ def write_batch(
 
 
 def is_single_statement(batch: Batch, writer: MetricWriter) -> bool:
-    """Whether :func:`write_small` can write the batch: one point, no parameter, on DuckDB."""
-    return writer in ("arrow", "appender") and not batch.params and len(batch.values) == 1
+    """Whether :func:`write_small` can write the batch on DuckDB: one point and no parameter,
+    or parameters of one iteration (up to a chunk) and no point."""
+    if writer not in ("arrow", "appender"):
+        return False
+    if not batch.params:
+        return len(batch.values) == 1
+    owners = {owner for owner, _ in batch.params}
+    return not batch.values and len(owners) == 1 and len(batch.params) <= _CHUNK
+
+
+class CheckEveryKey(Exception):
+    """:func:`write_small` stored what it could without reading: write the batch again in a
+    transaction that reads the stored keys (a key stored already, or a missing iteration)."""
 
 
 _ONE_POINT_SQL = (
@@ -157,8 +175,40 @@ _ONE_POINT_SQL = (
 )
 
 
+def _write_new_params(conn: Connection, batch: Batch) -> None:
+    """Parameters of one iteration with one autocommitted statement, when all are new.
+
+    ``INSERT ... SELECT FROM (VALUES ...) WHERE <iteration exists> AND NOT <key stored>``
+    stores the keys the iteration does not have yet, atomically.
+
+    Raises:
+        CheckEveryKey: some were not stored (a key stored already: perhaps with the same
+            value, perhaps not; or no such iteration).
+    """
+    items = list(batch.params.items())
+    owner = items[0][0][0]
+    rows = ", ".join("(?, ?, ?, make_timestamp(?))" for _ in items)
+    sql = (
+        "INSERT INTO parameter (iteration_id, key, value, created_at) "
+        f"SELECT v.i, v.k, v.val, v.t FROM (VALUES {rows}) v(i, k, val, t) "
+        "WHERE EXISTS (SELECT 1 FROM iteration WHERE id = ?) AND NOT EXISTS "
+        "(SELECT 1 FROM parameter p WHERE p.iteration_id = v.i AND p.key = v.k)"
+    )
+    params: list[Any] = []
+    for (iteration, key), (value, stamp) in items:
+        params.extend((iteration, key, value, round(stamp * 1_000_000)))
+    params.append(owner)
+    written = _raw(conn).execute(sql, params).fetchone()
+    if not written or written[0] != len(items):
+        raise CheckEveryKey
+
+
 def write_small(conn: Connection, batch: Batch) -> StorageError | None:
-    """Write one point with one autocommitted DuckDB statement (the durable ``log_metric``).
+    """Write one point, or the new parameters of one iteration, with one autocommitted DuckDB
+    statement (the durable ``log_metric`` and ``log_param``).
+
+    Raises:
+        CheckEveryKey: parameters that need the transaction of :func:`write_batch`.
 
     ``INSERT ... SELECT ... WHERE EXISTS`` checks the iteration and inserts the point
     atomically, without a transaction around two statements. Call it on a connection with no
@@ -167,6 +217,9 @@ def write_small(conn: Connection, batch: Batch) -> StorageError | None:
     Returns:
         NotFound when the iteration does not exist (nothing was written), else None.
     """
+    if batch.params:
+        _write_new_params(conn, batch)
+        return None
     iteration = batch.iteration_ids[0]
     params = [
         iteration,
