@@ -274,7 +274,7 @@ CLI_CASES: list[tuple[str, Setup, str]] = [
     (
         "export-unknown-project",
         _args("export", "--project", "000000000000", "--all-projects", "-o", "{tmp}/out"),
-        "project not found: 000000000000",
+        "no project '000000000000' (see 'buildlog projects')",
     ),
     (
         "reward-unknown-session",
