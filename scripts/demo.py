@@ -119,7 +119,19 @@ def buildlog_demo() -> None:
     env = {"BUILDLOG_HOME": str(WORK / "buildlog-home")}
     base = ("buildlog", "--project-root", str(project))
     steps = [
-        ("promote", "arch-b0fcb62a1e", "wf-29c1110c75"),
+        (
+            "learning",
+            "add",
+            "--rule",
+            "Write the failing test before the fix",
+            "--category",
+            "workflow",
+            "--severity",
+            "major",
+            "--source",
+            "review:demo",
+        ),
+        ("promote", "wf-29c1110c75"),  # the learning's id: a skill the project knows
         ("experiment", "start", "--error-class", "missing_test"),
         ("reward", "revision", "--distance", "0.3", "--notes", "forgot an edge case"),
         (
@@ -141,8 +153,8 @@ def buildlog_demo() -> None:
             "--severity",
             "major",
             "--source",
-            "review:demo",
-        ),
+            "review:demo-2",
+        ),  # seen again: reinforced
     ]
     for step in steps:
         cli(*base, *step, env=env)
