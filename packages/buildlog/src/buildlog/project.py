@@ -18,7 +18,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from storage_core.errors import NotFound
 
@@ -82,22 +82,31 @@ def strip_credentials(url: str) -> str:
     Returns:
         The URL without secrets.
     """
-    if "://" not in url:
+    split = _split_userinfo(url)
+    if split is None:
         return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        # A malformed URL (an unbalanced IPv6 bracket, ...) is hashed as given.
-        return url
-    if "@" not in parts.netloc:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
+    parts, userinfo, hostport = split
     if parts.scheme.lower() in _SECRET_USERINFO_SCHEMES:
         netloc = hostport
     else:
         user = userinfo.split(":", 1)[0]
         netloc = f"{user}@{hostport}" if user else hostport
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _split_userinfo(url: str) -> tuple[SplitResult, str, str] | None:
+    """A URL's parts, its userinfo and its host[:port]; None for scp-like addresses, URLs
+    without userinfo and malformed URLs (an unbalanced IPv6 bracket, ...), kept as given."""
+    if "://" not in url:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if "@" not in parts.netloc:
+        return None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    return parts, userinfo, hostport
 
 
 def project_id_from_remote(url: str) -> str:
@@ -125,15 +134,10 @@ def redact_credentials(url: str) -> str:
     ``https://alice:tok@host/r`` becomes ``https://alice:***@host/r``; ``https://tok@host/r``
     becomes ``https://***@host/r``; URLs without secrets are returned unchanged.
     """
-    if "://" not in url:
+    split = _split_userinfo(url)
+    if split is None:
         return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if "@" not in parts.netloc:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
+    parts, userinfo, hostport = split
     user, has_secret, _secret = userinfo.partition(":")
     if has_secret:
         masked = f"{user}:***"

@@ -97,7 +97,8 @@ class TrackingMixin(StoreBase):
         if also is None:
             return write_salvaging(self._write_whole_batch, batch)
         with self._state_lock:
-            fresh = frozenset(self._fresh_iterations)
+            # Only the batch's own iterations: the set grows with every iteration created.
+            fresh = frozenset(o for o, _ in batch.params if o in self._fresh_iterations)
         try:
             try:
                 return self._write_with(batch, also, fresh)
