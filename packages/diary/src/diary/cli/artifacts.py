@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
-from diary.cli.common import echo_record, echo_records, settings, store
+from diary.cli.common import ARTIFACT, ITERATION, echo_record, echo_records, settings, store
 from storage_core.cli_support import echo_json, json_option
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def artifact() -> None:
 # regular file), with exit status 1 like every other bad input.
 @click.argument("paths", metavar="PATH...", nargs=-1, required=True)
 @click.option("--name", help="The artifact's name (one PATH only) [default: the file name].")
-@click.option("--iteration", "iteration_id", help="The iteration they belong to.")
+@click.option("--iteration", "iteration_id", type=ITERATION, help="The iteration they belong to.")
 @click.option("--description", default="", help="Free text.")
 @click.option(
     "--media-type", help="e.g. application/json (one PATH only) [default: guessed from the name]."
@@ -99,7 +99,7 @@ def artifact_put(
 
 
 @artifact.command("get")
-@click.argument("resource_id", metavar="ID")
+@click.argument("resource_id", metavar="ID", type=ARTIFACT)
 @click.option(
     "-o",
     "--output",
@@ -136,7 +136,9 @@ def artifact_get(resource_id: str, output: str | None) -> None:
 
 @artifact.command("list")
 @click.argument("experiment_id", metavar="EXPERIMENT")
-@click.option("--iteration", "iteration_id", help="Only the artifacts of this iteration.")
+@click.option(
+    "--iteration", "iteration_id", type=ITERATION, help="Only the artifacts of this iteration."
+)
 @json_option
 def artifact_list(experiment_id: str, iteration_id: str | None, as_json: bool) -> None:
     """List the artifacts of EXPERIMENT (an id or a unique name), oldest first."""
@@ -147,7 +149,7 @@ def artifact_list(experiment_id: str, iteration_id: str | None, as_json: bool) -
 
 
 @artifact.command("show")
-@click.argument("resource_id", metavar="ID")
+@click.argument("resource_id", metavar="ID", type=ARTIFACT)
 @json_option
 def artifact_show(resource_id: str, as_json: bool) -> None:
     """Show the metadata of artifact ID (backend, uri, size, sha256, ...)."""
@@ -155,7 +157,7 @@ def artifact_show(resource_id: str, as_json: bool) -> None:
 
 
 @artifact.command("rm")
-@click.argument("resource_id", metavar="ID")
+@click.argument("resource_id", metavar="ID", type=ARTIFACT)
 @json_option
 def artifact_rm(resource_id: str, as_json: bool) -> None:
     """Delete artifact ID: its row, then its bytes."""

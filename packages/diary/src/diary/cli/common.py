@@ -15,13 +15,19 @@ if TYPE_CHECKING:
     from diary.store import Store
 
 __all__ = [
+    "ARTIFACT",
+    "ITERATION",
+    "MODEL",
+    "MODEL_VERSION",
     "CliState",
+    "StoredId",
     "close_store",
     "echo_created",
     "echo_record",
     "echo_records",
     "settings",
     "store",
+    "stored_id",
 ]
 
 
@@ -143,3 +149,28 @@ def echo_records(records: list[Any], columns: list[str], as_json: bool) -> None:
         echo_json(rows)
     else:
         echo_table(rows, columns)
+
+
+class StoredId(click.ParamType):
+    """A command-line id: a whole id or a unique prefix of a stored one (as git takes commit
+    ids), converted to the whole id. An unknown or ambiguous prefix is an ``Error:`` line."""
+
+    name = "id"
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The whole id, as text."""
+        return value if value is None else stored_id(self.table, value)
+
+
+def stored_id(table: str, given: str) -> str:
+    """The whole id of the ``table`` row that ``given`` (an id or a unique prefix) names."""
+    return str(store().resolve_id(table, given))
+
+
+ITERATION = StoredId("iteration")
+ARTIFACT = StoredId("resource")
+MODEL = StoredId("model")
+MODEL_VERSION = StoredId("model_version")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from diary.cli.common import echo_created, echo_record, echo_records, store
+from diary.cli.common import ITERATION, echo_created, echo_record, echo_records, store
 from diary.enums import IterationStatus
 from storage_core.cli_support import json_option
 
@@ -98,7 +98,7 @@ def iteration() -> None:
 
 @iteration.command("start")
 @click.argument("experiment_id", metavar="EXPERIMENT")
-@click.option("--parent", help="Parent iteration id (sweeps, folds, workers).")
+@click.option("--parent", type=ITERATION, help="Parent iteration id (sweeps, folds, workers).")
 @click.option("--notes", default="", help="Free text.")
 @json_option
 def iteration_start(experiment_id: str, parent: str | None, notes: str, as_json: bool) -> None:
@@ -109,7 +109,7 @@ def iteration_start(experiment_id: str, parent: str | None, notes: str, as_json:
 
 
 @iteration.command("end")
-@click.argument("iteration_id", metavar="ID")
+@click.argument("iteration_id", metavar="ID", type=ITERATION)
 @click.option(
     "--status",
     type=click.Choice([s.value for s in IterationStatus if s is not IterationStatus.RUNNING]),

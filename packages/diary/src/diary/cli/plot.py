@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from diary.cli.common import store
+from diary.cli.common import store, stored_id
 from diary.cli.tracking import metric
 from diary.errors import InvalidValue, StorageError
 
@@ -61,7 +61,7 @@ def metric_plot(
     opened = store()
     series = []
     for given in iterations:
-        record = opened.get_iteration(given)
+        record = opened.get_iteration(stored_id("iteration", given))
         for key in keys:
             history = opened.metric_history(record.id, key)
             if not len(history):

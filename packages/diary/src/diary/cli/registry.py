@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from diary.cli.common import echo_created, echo_record, echo_records, store
+from diary.cli.common import (
+    ARTIFACT,
+    ITERATION,
+    MODEL,
+    MODEL_VERSION,
+    echo_created,
+    echo_record,
+    echo_records,
+    store,
+)
 from diary.enums import ModelStage
 from storage_core.cli_support import json_option
 
@@ -44,9 +53,11 @@ def version() -> None:
 
 
 @version.command("create")
-@click.argument("model_id", metavar="MODEL")
-@click.option("--iteration", "iteration_id", required=True, help="The producing iteration.")
-@click.option("--artifact", "artifact_id", help="The artifact holding the model.")
+@click.argument("model_id", metavar="MODEL", type=MODEL)
+@click.option(
+    "--iteration", "iteration_id", type=ITERATION, required=True, help="The producing iteration."
+)
+@click.option("--artifact", "artifact_id", type=ARTIFACT, help="The artifact holding the model.")
 @click.option("--description", default="", help="Free text.")
 @json_option
 def version_create(
@@ -60,7 +71,7 @@ def version_create(
 
 
 @version.command("list")
-@click.argument("model_id", metavar="MODEL")
+@click.argument("model_id", metavar="MODEL", type=MODEL)
 @json_option
 def version_list(model_id: str, as_json: bool) -> None:
     """List the versions of MODEL (an id)."""
@@ -69,7 +80,7 @@ def version_list(model_id: str, as_json: bool) -> None:
 
 
 @version.command("stage")
-@click.argument("version_id", metavar="VERSION")
+@click.argument("version_id", metavar="VERSION", type=MODEL_VERSION)
 @click.argument("stage", type=click.Choice([s.value for s in ModelStage]))
 @json_option
 def version_stage(version_id: str, stage: str, as_json: bool) -> None:

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import click
 
-from diary.cli.common import echo_record, store
+from diary.cli.common import ITERATION, echo_record, store
 from diary.cli.entities import iteration
 from storage_core.cli_support import echo_json, echo_table, json_option, output_format
 
@@ -161,7 +161,7 @@ def iteration_search(
 
 
 @iteration.command("show")
-@click.argument("iteration_id", metavar="ID")
+@click.argument("iteration_id", metavar="ID", type=ITERATION)
 @json_option
 def iteration_show(iteration_id: str, as_json: bool) -> None:
     """Show an iteration: its fields, parameters, tags and a summary of each metric."""
@@ -196,7 +196,7 @@ def iteration_show(iteration_id: str, as_json: bool) -> None:
 
 
 @click.command("compare")
-@click.argument("iteration_ids", metavar="ID...", nargs=-1, required=True)
+@click.argument("iteration_ids", metavar="ID...", nargs=-1, required=True, type=ITERATION)
 @click.option("--all", "show_all", is_flag=True, help="Show the parameters that are equal too.")
 @click.option(
     "--maximize", multiple=True, metavar="KEY",
@@ -283,7 +283,7 @@ def _ids(ids: list[Any]) -> str:
 
 
 @iteration.command("tag")
-@click.argument("iteration_id", metavar="ID")
+@click.argument("iteration_id", metavar="ID", type=ITERATION)
 @click.argument("tags", metavar="TAG...", nargs=-1, required=True)
 def iteration_tag(iteration_id: str, tags: tuple[str, ...]) -> None:
     """Add tags to an iteration and print its tags (KEY=value tags are matched by tags.KEY in
@@ -293,7 +293,7 @@ def iteration_tag(iteration_id: str, tags: tuple[str, ...]) -> None:
 
 
 @iteration.command("untag")
-@click.argument("iteration_id", metavar="ID")
+@click.argument("iteration_id", metavar="ID", type=ITERATION)
 @click.argument("tags", metavar="TAG...", nargs=-1, required=True)
 def iteration_untag(iteration_id: str, tags: tuple[str, ...]) -> None:
     """Remove tags from an iteration and print the tags it keeps."""
@@ -302,7 +302,7 @@ def iteration_untag(iteration_id: str, tags: tuple[str, ...]) -> None:
 
 
 @iteration.command("delete")
-@click.argument("iteration_id", metavar="ID")
+@click.argument("iteration_id", metavar="ID", type=ITERATION)
 @click.option("--yes", is_flag=True, help="Delete without asking (needed when not at a terminal).")
 def iteration_delete(iteration_id: str, yes: bool) -> None:
     """Delete an iteration with its child iterations and everything logged to them, for good

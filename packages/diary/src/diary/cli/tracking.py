@@ -10,7 +10,7 @@ from typing import IO, Any
 
 import click
 
-from diary.cli.common import store
+from diary.cli.common import ITERATION, store
 from diary.errors import InvalidValue
 from diary.values import check_number, check_step
 from storage_core.cli_support import echo_json, echo_table, json_option, output_format
@@ -24,7 +24,7 @@ def log() -> None:
 
 
 @log.command("param")
-@click.argument("iteration_id", metavar="ITERATION")
+@click.argument("iteration_id", metavar="ITERATION", type=ITERATION)
 @click.argument("key")
 @click.argument("value")
 def log_param(iteration_id: str, key: str, value: str) -> None:
@@ -33,7 +33,7 @@ def log_param(iteration_id: str, key: str, value: str) -> None:
 
 
 @log.command("metric", context_settings={"ignore_unknown_options": True})
-@click.argument("iteration_id", metavar="ITERATION")
+@click.argument("iteration_id", metavar="ITERATION", type=ITERATION)
 @click.argument("key")
 @click.argument("value", type=float)
 @click.option("--step", type=int, help="The step [default: the next step of KEY].")
@@ -134,7 +134,7 @@ def read_points(handle: IO[str], source: str) -> Iterator[tuple[str, float, int 
 
 
 @log.command("metrics")
-@click.argument("iteration_id", metavar="ITERATION")
+@click.argument("iteration_id", metavar="ITERATION", type=ITERATION)
 @click.argument("file", type=click.File("r"))
 @json_option
 def log_metrics(iteration_id: str, file: IO[str], as_json: bool) -> None:
@@ -158,7 +158,7 @@ def metric() -> None:
 
 
 @metric.command("keys")
-@click.argument("iteration_id", metavar="ITERATION")
+@click.argument("iteration_id", metavar="ITERATION", type=ITERATION)
 @json_option
 def metric_keys(iteration_id: str, as_json: bool) -> None:
     """List the metric keys of ITERATION."""
@@ -173,7 +173,7 @@ def metric_keys(iteration_id: str, as_json: bool) -> None:
 
 
 @metric.command("history")
-@click.argument("iteration_id", metavar="ITERATION")
+@click.argument("iteration_id", metavar="ITERATION", type=ITERATION)
 @click.argument("key")
 @json_option
 def metric_history(iteration_id: str, key: str, as_json: bool) -> None:

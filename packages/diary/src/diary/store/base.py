@@ -23,9 +23,21 @@ from diary.values import check_text
 if TYPE_CHECKING:
     from diary.config import Settings
 
-__all__ = ["IdLike", "MonotonicClock", "StoreBase", "as_uuid", "require_text"]
+__all__ = [
+    "MIN_ID_PREFIX",
+    "IdLike",
+    "MonotonicClock",
+    "StoreBase",
+    "as_uuid",
+    "id_prefix_range",
+    "require_text",
+]
 
 IdLike = UUID | str
+
+# As git: shorter prefixes are too likely to become ambiguous as a store grows.
+MIN_ID_PREFIX = 4
+_HEX = frozenset("0123456789abcdef")
 
 
 def as_uuid(what: str, value: IdLike) -> UUID:
@@ -40,6 +52,18 @@ def as_uuid(what: str, value: IdLike) -> UUID:
         return UUID(str(value).strip())
     except ValueError:
         raise NotFound(what, str(value)) from None
+
+
+def id_prefix_range(given: str) -> tuple[UUID, UUID] | None:
+    """The smallest and largest UUID that start with ``given``, or None when ``given`` is no
+    id prefix (fewer than :data:`MIN_ID_PREFIX` hex digits, or other characters).
+
+    Dashes are ignored, so a prefix may be copied with or without them.
+    """
+    digits = given.strip().lower().replace("-", "")
+    if not MIN_ID_PREFIX <= len(digits) < 32 or not set(digits) <= _HEX:
+        return None
+    return UUID(digits.ljust(32, "0")), UUID(digits.ljust(32, "f"))
 
 
 def require_text(name: str, value: str) -> str:
@@ -99,6 +123,42 @@ class StoreBase:
             if conn.dialect.name == "sqlite":
                 conn.execution_options(sqlite_begin="DEFERRED")
             yield conn
+
+    def resolve_id(self, what: str, given: IdLike) -> UUID:
+        """The id of the ``what`` (a table name: project, experiment, iteration, model,
+        model_version, resource) that ``given`` names: a whole id, returned as it is, or a
+        unique prefix of one, as git takes commit ids.
+
+        Raises:
+            NotFound: ``given`` is neither an id nor the prefix of a stored one.
+            InvalidValue: the prefix starts several ids.
+        """
+        from diary import models as m
+
+        table = m.metadata.tables[what]
+        label = what.replace("_", " ")
+        if isinstance(given, UUID):
+            return given
+        with contextlib.suppress(ValueError):
+            return UUID(str(given).strip())
+        bounds = id_prefix_range(str(given))
+        if bounds is None:
+            raise NotFound(label, str(given))
+        with self.reading() as conn:
+            query = sa.select(table.c.id).where(table.c.id.between(*bounds)).limit(6)
+            found = [row[0] for row in conn.execute(query).all()]
+        if not found:
+            raise NotFound(label, str(given))
+        if len(found) > 1:
+            shown = ", ".join(str(key) for key in sorted(found)[:5])
+            count = "more than 5" if len(found) > 5 else str(len(found))
+            raise InvalidValue(
+                f"{label} id prefix",
+                str(given),
+                f"{count} ids start with it ({shown}{', ...' if len(found) > 5 else ''}); "
+                "give more characters",
+            )
+        return UUID(str(found[0]))
 
     @staticmethod
     def fetch_row(conn: Connection, table: sa.Table, what: str, row_id: IdLike) -> Row[Any]:

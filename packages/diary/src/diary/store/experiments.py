@@ -13,7 +13,7 @@ from diary import models as m
 from diary.enums import ExperimentStatus
 from diary.errors import AlreadyExists, InvalidValue, NotFound
 from diary.records import Experiment
-from diary.store.base import IdLike, as_uuid, require_text
+from diary.store.base import IdLike, as_uuid, id_prefix_range, require_text
 from diary.store.cascade import delete_experiments
 from diary.store.projects import ProjectsMixin
 from diary.store.tags import insert_tags
@@ -166,8 +166,9 @@ class ExperimentsMixin(ProjectsMixin):
             return [experiment_record(row) for row in conn.execute(query)]
 
     def find_experiment(self, id_or_name: str, project: str | None = None) -> Experiment:
-        """An experiment by id, or by its name (within ``project``, an id or a name, when given;
-        else across all projects, where it must be unique).
+        """An experiment by id, by its name (within ``project``, an id or a name, when given;
+        else across all projects, where it must be unique) or by a unique id prefix (a name
+        wins over a prefix).
 
         Raises:
             NotFound: nothing matches.
@@ -181,6 +182,8 @@ class ExperimentsMixin(ProjectsMixin):
             matches = self.list_experiments(self.find_project(project).id, name=id_or_name)
         else:
             matches = self._experiments_named(id_or_name)
+        if not matches and id_prefix_range(id_or_name) is not None:
+            return self.get_experiment(self.resolve_id("experiment", id_or_name))
         if not matches:
             raise NotFound("experiment", id_or_name)
         if len(matches) > 1:

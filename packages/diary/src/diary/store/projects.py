@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Row
 from diary import models as m
 from diary.errors import AlreadyExists, InvalidValue, NotFound
 from diary.records import Project
-from diary.store.base import IdLike, StoreBase, as_uuid, require_text
+from diary.store.base import IdLike, StoreBase, as_uuid, id_prefix_range, require_text
 from diary.store.cascade import delete_projects
 from diary.store.tags import insert_tags
 from diary.values import check_text
@@ -109,7 +109,8 @@ class ProjectsMixin(StoreBase):
             return [project_record(row) for row in conn.execute(query)]
 
     def find_project(self, id_or_name: str) -> Project:
-        """A project by id or by its (unique) name, as the CLI's PROJECT argument accepts.
+        """A project by id, by its (unique) name or by a unique id prefix, as the CLI's PROJECT
+        argument accepts (a name wins over a prefix).
 
         Raises:
             NotFound: nothing matches.
@@ -120,6 +121,8 @@ class ProjectsMixin(StoreBase):
         except NotFound:
             pass
         matches = self.list_projects(name=id_or_name)
+        if not matches and id_prefix_range(id_or_name) is not None:
+            return self.get_project(self.resolve_id("project", id_or_name))
         if not matches:
             raise NotFound("project", id_or_name)
         if len(matches) > 1:
