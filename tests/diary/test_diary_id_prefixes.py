@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -79,7 +80,7 @@ def _run(db: str, *args: str) -> Result:
     return CliRunner().invoke(cli, ["--db", db, *args], catch_exceptions=False)
 
 
-def test_every_command_that_takes_an_iteration_takes_a_prefix(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_every_command_that_takes_an_iteration_takes_a_prefix(tmp_path: Path) -> None:
     db = str(tmp_path / "d.db")
     with diary.open(db) as store:
         _plant(store)
@@ -103,12 +104,12 @@ def test_every_command_that_takes_an_iteration_takes_a_prefix(tmp_path) -> None:
     assert _run(db, "metric", "plot", "ab12", "loss", "--width", "40").exit_code == 0
 
 
-def test_an_ambiguous_or_unknown_prefix_is_one_error_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_ambiguous_or_unknown_prefix_is_one_error_line(tmp_path: Path) -> None:
     db = str(tmp_path / "d.db")
     with diary.open(db) as store:
         _plant(store)
     ambiguous = _run(db, "iteration", "show", "abcde")
-    assert ambiguous.exit_code == 1 and ambiguous.stdout == ""
+    assert (ambiguous.exit_code, ambiguous.stdout) == (1, "")
     assert ambiguous.stderr.startswith("Error: invalid iteration id prefix 'abcde': 2 ids start")
     assert len(ambiguous.stderr.splitlines()) == 1
     unknown = _run(db, "log", "metric", "0000", "loss", "1")
