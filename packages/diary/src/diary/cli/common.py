@@ -151,7 +151,13 @@ def echo_records(records: list[Any], columns: list[str], as_json: bool) -> None:
         echo_table(rows, columns)
 
 
-class StoredId(click.ParamType):
+if TYPE_CHECKING:
+    _TextParam = click.ParamType[str, str]  # generic only in click >= 8.5
+else:
+    _TextParam = click.ParamType
+
+
+class StoredId(_TextParam):
     """A command-line id: a whole id or a unique prefix of a stored one (as git takes commit
     ids), converted to the whole id. An unknown or ambiguous prefix is an ``Error:`` line."""
 
