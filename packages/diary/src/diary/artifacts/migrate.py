@@ -51,7 +51,7 @@ from storage_core.migration import (
 )
 
 if TYPE_CHECKING:
-    from diary.store import Store
+    from diary.artifacts.host import ArtifactHost
 
 __all__ = ["ArtifactMigration", "migrate_artifacts"]
 
@@ -87,7 +87,12 @@ class ArtifactMigration(MigrationStep[_Row, _Copy]):
     name = "migrate-artifacts"
 
     def __init__(
-        self, store: Store, target: str, sources: tuple[str, ...], *, delete_source: bool = True
+        self,
+        store: ArtifactHost,
+        target: str,
+        sources: tuple[str, ...],
+        *,
+        delete_source: bool = True,
     ) -> None:
         self.store = store
         self.target = target
@@ -164,7 +169,7 @@ class ArtifactMigration(MigrationStep[_Row, _Copy]):
             self.store.artifact_stores.for_row(stored.backend, stored.uri).delete(stored.uri)
 
 
-def _choose(to: str | None, from_backend: str, store: Store) -> tuple[str, tuple[str, ...]]:
+def _choose(to: str | None, from_backend: str, store: ArtifactHost) -> tuple[str, tuple[str, ...]]:
     target = normalise_backend(to or store.settings.artifact_backend)
     choices = ", ".join(BACKENDS)
     if from_backend == "any":
@@ -180,7 +185,7 @@ def _choose(to: str | None, from_backend: str, store: Store) -> tuple[str, tuple
 
 
 def migrate_artifacts(
-    store: Store,
+    store: ArtifactHost,
     to: str | None = None,
     from_backend: str = "inline",
     *,
@@ -219,7 +224,7 @@ def migrate_artifacts(
     return report
 
 
-def clear_stale_inline_bytes(store: Store) -> int:
+def clear_stale_inline_bytes(store: ArtifactHost) -> int:
     """Delete inline bytes of rows that are no longer inline, in one statement.
 
     Returns:

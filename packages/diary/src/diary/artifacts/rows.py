@@ -18,7 +18,7 @@ from diary.artifacts.table import META_COLUMNS, resource_record
 from diary.records import Resource
 
 if TYPE_CHECKING:
-    from diary.store import Store
+    from diary.artifacts.host import ArtifactHost
 
 __all__ = ["iter_resources", "with_inline_bytes"]
 
@@ -27,7 +27,7 @@ PAGE = 500
 GROUP_BYTES = 32 * 1024 * 1024
 
 
-def iter_resources(store: Store, where: Any = None) -> Iterator[Resource]:
+def iter_resources(store: ArtifactHost, where: Any = None) -> Iterator[Resource]:
     """Every ``resource`` row (matching ``where``) by id, without bytes, a page at a time.
 
     No cursor stays open between pages, so callers may write between them.
@@ -48,7 +48,7 @@ def iter_resources(store: Store, where: Any = None) -> Iterator[Resource]:
 
 
 def with_inline_bytes(
-    store: Store, records: Iterator[Resource]
+    store: ArtifactHost, records: Iterator[Resource]
 ) -> Iterator[tuple[Resource, bytes | None]]:
     """Pair each record with its inline bytes (None for external rows and deleted rows)."""
     group: list[Resource] = []
@@ -63,7 +63,7 @@ def with_inline_bytes(
     yield from _fetch(store, group)
 
 
-def _fetch(store: Store, group: list[Resource]) -> Iterator[tuple[Resource, bytes | None]]:
+def _fetch(store: ArtifactHost, group: list[Resource]) -> Iterator[tuple[Resource, bytes | None]]:
     if not group:
         return
     table = m.resource_blob

@@ -30,7 +30,7 @@ from diary.records import Resource
 from storage_core.uri import is_under, join, parse, relative_key
 
 if TYPE_CHECKING:
-    from diary.store import Store
+    from diary.artifacts.host import ArtifactHost
 
 __all__ = [
     "DEFAULT_GC_GRACE",
@@ -150,7 +150,7 @@ class VerifyReport:
 
 
 def _check(
-    store: Store, record: Resource, data: bytes | None, quick: bool
+    store: ArtifactHost, record: Resource, data: bytes | None, quick: bool
 ) -> tuple[ArtifactProblem | None, int]:
     """Check one artifact (worker thread, no database): the problem found and bytes hashed."""
     backend = normalise_backend(record.backend)
@@ -194,7 +194,7 @@ def _check(
 
 
 def verify_artifacts(
-    store: Store,
+    store: ArtifactHost,
     *,
     quick: bool = False,
     gc: bool = False,
@@ -246,7 +246,7 @@ def verify_artifacts(
 
 
 def _find_orphans(
-    store: Store,
+    store: ArtifactHost,
     report: VerifyReport,
     referenced: set[str],
     *,
@@ -290,7 +290,7 @@ def _find_orphans(
     )
 
 
-def _referenced_now(store: Store, uris: list[str]) -> set[str]:
+def _referenced_now(store: ArtifactHost, uris: list[str]) -> set[str]:
     result: set[str] = set()
     with store.reading() as conn:
         for start in range(0, len(uris), _CHUNK):
@@ -341,7 +341,7 @@ class RelocateReport:
 
 
 def relocate_artifacts(
-    store: Store, old_root: str, new_root: str, *, dry_run: bool = False
+    store: ArtifactHost, old_root: str, new_root: str, *, dry_run: bool = False
 ) -> RelocateReport:
     """Point rows under ``old_root`` at the same keys under ``new_root``.
 

@@ -11,9 +11,9 @@ import os
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from diary.store.artifact_batches import ArtifactBatchesMixin
 from diary.store.base import MonotonicClock
 from diary.store.registry import RegistryMixin
+from diary.store.runs import RunsMixin
 from diary.store.tags import TagsMixin
 from diary.store.writers import MetricWriter, choose_writer
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["Store", "open_store"]
 
 
-class Store(ArtifactBatchesMixin, RegistryMixin, TagsMixin):
+class Store(RunsMixin, RegistryMixin, TagsMixin):
     """diary's library API over one database.
 
     Artifacts (bytes inline, on disk or in S3) are described in :mod:`diary.artifacts`.
