@@ -40,7 +40,8 @@ def _names(names: list[str]) -> str:
 
 
 def fill_diary(duckdb_connection: Any, experiment_id: str, sweep: Sweep) -> None:
-    """Insert the sweep's iterations, parameters and points into a diary DuckDB database.
+    """Insert the sweep's iterations, parameters, points and metric summaries into a diary
+    DuckDB database.
 
     ``duckdb_connection`` is a raw ``duckdb`` connection to the file (no store open on it).
     """
@@ -69,6 +70,14 @@ def fill_diary(duckdb_connection: Any, experiment_id: str, sweep: Sweep) -> None
         f"FROM sweep_runs r, {_names(sweep.metric_names)} k(name, n), range(?) s "
         "ORDER BY r.i, k.n, s.range",
         [sweep.points],
+    )
+    # What diary's writes keep up to date with the points (as MLflow's latest_metrics).
+    latest = "(step, timestamp, value)"
+    con.execute(
+        "INSERT INTO metric_summary (iteration_id, key, last, step, last_timestamp, min, max, "
+        f"count) SELECT iteration_id, key, arg_max(value, {latest}), max(step), "
+        f"arg_max(timestamp, {latest}), min(value), max(value), count(*) FROM metric "
+        "WHERE iteration_id IN (SELECT id FROM sweep_runs) GROUP BY iteration_id, key"
     )
     con.execute("DROP TABLE sweep_runs")
     con.execute("COMMIT")

@@ -140,7 +140,7 @@ def test_migrating_200_mib_out_of_inline_and_compacting_shrinks_the_file(
     store.close()
     with open_duckdb(db_path) as con:
         assert con.execute("SELECT version_num FROM diary_alembic_version").fetchall() == [
-            ("0004_environment",)
+            ("0005_metric_summary",)
         ]
 
 

@@ -180,11 +180,11 @@ def test_group_options_choose_the_database(tmp_path: Path, monkeypatch: pytest.M
 def test_db_commands(tmp_path: Path) -> None:
     database = tmp_path / "deardiary.db"
     assert fails("db", "current") == f"Error: database not found: {database}\n"
-    assert ok("db", "upgrade") == f"created {database} at revision 0004_environment\n"
-    assert ok("db", "upgrade") == f"{database} is already at revision 0004_environment\n"
-    assert ok("db", "current") == "0004_environment\n"
-    assert json.loads(ok("db", "current", "--json")) == {"revision": "0004_environment"}
-    assert ok("db", "check") == f"{database} is up to date at revision 0004_environment\n"
+    assert ok("db", "upgrade") == f"created {database} at revision 0005_metric_summary\n"
+    assert ok("db", "upgrade") == f"{database} is already at revision 0005_metric_summary\n"
+    assert ok("db", "current") == "0005_metric_summary\n"
+    assert json.loads(ok("db", "current", "--json")) == {"revision": "0005_metric_summary"}
+    assert ok("db", "check") == f"{database} is up to date at revision 0005_metric_summary\n"
     ok("project", "create", "kept")
     assert ok("db", "backup", str(tmp_path / "copy.db")) == f"{tmp_path / 'copy.db'}\n"
     assert (

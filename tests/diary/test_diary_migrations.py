@@ -31,6 +31,7 @@ EXPECTED_TABLES = {
     "iteration",
     "parameter",
     "metric",
+    "metric_summary",
     "resource",
     "resource_blob",
     "store_identity",
@@ -167,7 +168,7 @@ def test_empty_to_head_and_down_to_base(tmp_path: Path, dialect: str) -> None:
     env = schema_environment()
     assert current_revision(engine, env) is None
     upgrade(engine, env)
-    assert current_revision(engine, env) == head_revision(env) == "0004_environment"
+    assert current_revision(engine, env) == head_revision(env) == "0005_metric_summary"
     with engine.connect() as conn:
         command.downgrade(env.config(conn), "base")
         conn.commit()
@@ -175,7 +176,7 @@ def test_empty_to_head_and_down_to_base(tmp_path: Path, dialect: str) -> None:
         names = set(sa.inspect(conn).get_table_names())
     assert names <= {VERSION_TABLE}
     upgrade(engine, env)
-    assert current_revision(engine, env) == "0004_environment"
+    assert current_revision(engine, env) == "0005_metric_summary"
     engine.dispose()
 
 
@@ -198,9 +199,9 @@ def test_env_py_reads_the_database_from_deardiary_variables(tmp_path: Path) -> N
     current = subprocess.run(
         [*command, "current"], env=env, check=True, timeout=120, capture_output=True, text=True
     )
-    assert "0004_environment (head)" in current.stdout
+    assert "0005_metric_summary (head)" in current.stdout
     engine = create_duckdb_engine(database)
-    assert current_revision(engine, schema_environment()) == "0004_environment"
+    assert current_revision(engine, schema_environment()) == "0005_metric_summary"
     engine.dispose()
     # -x url=... overrides the DEARDIARY_* variables.
     other = tmp_path / "other.sqlite"
@@ -211,5 +212,5 @@ def test_env_py_reads_the_database_from_deardiary_variables(tmp_path: Path) -> N
         timeout=120,
     )
     sqlite_engine = create_sqlite_engine(other)
-    assert current_revision(sqlite_engine, schema_environment()) == "0004_environment"
+    assert current_revision(sqlite_engine, schema_environment()) == "0005_metric_summary"
     sqlite_engine.dispose()

@@ -134,7 +134,7 @@ def test_newer_schema_is_refused(db_path: Path) -> None:
         diary.open(db_path)
     assert str(raised.value) == (
         f"database {db_path} is at schema revision 9999_future, which this version does not "
-        "know (newest known: 0004_environment); upgrade the software"
+        "know (newest known: 0005_metric_summary); upgrade the software"
     )
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "iteration_tag",
     "metadata",
     "metric",
+    "metric_summary",
     "model",
     "model_version",
     "parameter",
@@ -229,6 +230,23 @@ metric = sa.Table(
 )
 sa.Index(METRIC_INDEX_NAME, metric.c.iteration_id, metric.c.key, metric.c.step).ddl_if(
     callable_=skip_on_duckdb
+)
+
+# Per (iteration, metric key): what searches filter, order and show, kept up to date by every
+# write of points in the same transaction (as MLflow keeps ``latest_metrics``), so a search
+# reads a row per key instead of every point. ``last`` is the value at the highest step, the
+# latest logged on a tie (then the largest); ``last_timestamp`` breaks the tie for later writes.
+metric_summary = sa.Table(
+    "metric_summary",
+    metadata,
+    sa.Column("iteration_id", sa.Uuid(), primary_key=True, nullable=False),
+    sa.Column("key", sa.Text(), primary_key=True, nullable=False),
+    sa.Column("last", sa.Double(), nullable=False),
+    sa.Column("step", sa.BigInteger(), nullable=False),
+    sa.Column("last_timestamp", UTCDateTime(), nullable=False),
+    sa.Column("min", sa.Double(), nullable=False),
+    sa.Column("max", sa.Double(), nullable=False),
+    sa.Column("count", sa.BigInteger(), nullable=False),
 )
 
 resource = sa.Table(

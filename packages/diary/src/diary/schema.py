@@ -32,7 +32,7 @@ __all__ = [
 VERSION_TABLE = "diary_alembic_version"
 # The newest revision in migrations/versions; a test keeps the two equal. Knowing it without
 # alembic lets a store open an up-to-date database without importing alembic (0.3 s).
-HEAD_REVISION = "0004_environment"
+HEAD_REVISION = "0005_metric_summary"
 SCRIPT_LOCATION = "diary:migrations"
 # The schema at HEAD_REVISION dumped per engine: a new database is created from it in one
 # transaction without importing alembic (storage_core.schema.snapshot; a test keeps it current).

@@ -26,7 +26,12 @@ from sqlalchemy.sql.functions import FunctionElement
 from diary import models as m
 from diary.query.expressions import And, Compare, Field, FilterError, Not, Or, Predicate
 
-__all__ = ["field_expression", "metric_summary_query", "to_condition"]
+__all__ = [
+    "computed_metric_summaries",
+    "field_expression",
+    "metric_summary_query",
+    "to_condition",
+]
 
 _COMPARE = {
     "=": lambda a, b: a == b,
@@ -79,24 +84,45 @@ def metric_summary_query(
     dialect: str = "",
 ) -> sa.Subquery:
     """Per (iteration, metric key): ``last`` (the value at the highest step, latest logged on
-    a tie), ``step`` (that step), ``min``, ``max`` and ``count``, in one pass of the engine.
+    a tie), ``step`` (that step), ``min``, ``max`` and ``count``, from the summary rows every
+    write keeps up to date (``metric_summary``): one row per key, not every point.
 
     Args:
         keys: only these metric keys.
         iteration_ids: only these iterations.
-        within: only the iterations this ``SELECT id`` returns (the candidates the rest of a
-            filter leaves): the engine then reads their points only.
-        dialect: the database's dialect name; DuckDB gets a GROUP BY with ``arg_max``, about
-            twice as fast as the window functions every other engine gets.
+        within: only the iterations this ``SELECT id`` returns.
+        dialect: unused; kept so that callers need not know how summaries are stored.
     """
-    metric = m.metric
+    summary = m.metric_summary
     conditions = []
     if keys is not None:
-        conditions.append(metric.c.key.in_(list(keys)))
+        conditions.append(summary.c.key.in_(list(keys)))
     if iteration_ids is not None:
-        conditions.append(metric.c.iteration_id.in_(list(iteration_ids)))
+        conditions.append(summary.c.iteration_id.in_(list(iteration_ids)))
     if within is not None:
-        conditions.append(metric.c.iteration_id.in_(within))
+        conditions.append(summary.c.iteration_id.in_(within))
+    return (
+        sa.select(
+            summary.c.iteration_id,
+            summary.c.key,
+            summary.c["last"],
+            summary.c.step,
+            summary.c["min"],
+            summary.c["max"],
+            summary.c["count"],
+        )
+        .where(*conditions)
+        .subquery("summary")
+    )
+
+
+def computed_metric_summaries(dialect: str = "") -> sa.Subquery:
+    """The same summaries computed from every stored point (what ``metric_summary`` must
+    always equal; the tests compare the two).
+
+    DuckDB gets a GROUP BY with ``arg_max``; every other engine window functions.
+    """
+    metric = m.metric
     if dialect == "duckdb":
         # The same order as the window below: highest step, then latest, then largest value.
         latest = sa.tuple_(metric.c.step, metric.c.timestamp, metric.c.value)
@@ -110,7 +136,6 @@ def metric_summary_query(
                 sa.func.max(metric.c.value).label("max"),
                 sa.func.count().label("count"),
             )
-            .where(*conditions)
             .group_by(metric.c.iteration_id, metric.c.key)
             .subquery("summary")
         )
@@ -129,7 +154,7 @@ def metric_summary_query(
         sa.func.min(metric.c.value).over(partition_by=window).label("min"),
         sa.func.max(metric.c.value).over(partition_by=window).label("max"),
         sa.func.count().over(partition_by=window).label("count"),
-    ).where(*conditions)
+    )
     inner = ranked.subquery("ranked")
     return (
         sa.select(

@@ -248,7 +248,7 @@ def _experiment_scope(
 
 def _check_keys(conn: sa.Connection, text: str, fields: list[Field]) -> None:
     """Refuse a parameter or metric key no iteration has: a typo would match nothing."""
-    for kind, table in (("param", m.parameter), ("metric", m.metric)):
+    for kind, table in (("param", m.parameter), ("metric", m.metric_summary)):
         wanted = sorted({f.key for f in fields if f.kind == kind})
         # One probe per key that stops at the first row (a DISTINCT would read every point).
         known = {

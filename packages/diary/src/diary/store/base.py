@@ -136,7 +136,7 @@ class StoreBase:
         from diary import models as m
 
         table = m.metadata.tables[what]
-        label = what.replace("_", " ")
+        label = {"resource": "artifact"}.get(what, what.replace("_", " "))
         if isinstance(given, UUID):
             return given
         with contextlib.suppress(ValueError):

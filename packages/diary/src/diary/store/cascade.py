@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from diary import models as m
 from diary.errors import ReferencedError
+from diary.store.summaries import delete_summaries
 
 __all__ = ["delete_experiments", "delete_iterations", "delete_models", "delete_projects"]
 
@@ -136,6 +137,7 @@ def _refuse_if_registered(
 def _delete_logged_rows(conn: Connection, iterations: list[UUID] | Selectable) -> None:
     """Delete what hangs off iterations (the iterations themselves are the caller's)."""
     conn.execute(sa.delete(m.metric).where(m.metric.c.iteration_id.in_(iterations)))
+    delete_summaries(conn, iterations)
     conn.execute(sa.delete(m.parameter).where(m.parameter.c.iteration_id.in_(iterations)))
     conn.execute(sa.delete(m.iteration_tag).where(m.iteration_tag.c.iteration_id.in_(iterations)))
     _delete_resources(conn, m.resource.c.iteration_id.in_(iterations))

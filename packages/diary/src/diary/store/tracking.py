@@ -31,6 +31,7 @@ from diary.errors import InvalidValue, ParameterConflict, StorageError
 from diary.store.base import IdLike, StoreBase, as_uuid, require_text
 from diary.store.buffer import Batch, LogBuffer
 from diary.store.salvage import is_value_error, write_salvaging
+from diary.store.summaries import delete_summaries
 from diary.store.writers import (
     CheckEveryKey,
     MetricWriter,
@@ -169,10 +170,12 @@ class TrackingMixin(StoreBase):
             self.require_row(conn, m.iteration, "iteration", iteration)
             highest: dict[str, int] = {}
             if unknown:
+                # The summary row holds each key's highest step: no scan of the points.
+                summary = m.metric_summary
                 rows = conn.execute(
-                    sa.select(m.metric.c.key, sa.func.max(m.metric.c.step))
-                    .where(m.metric.c.iteration_id == iteration, m.metric.c.key.in_(unknown))
-                    .group_by(m.metric.c.key)
+                    sa.select(summary.c.key, summary.c.step).where(
+                        summary.c.iteration_id == iteration, summary.c.key.in_(unknown)
+                    )
                 )
                 highest = {row[0]: int(row[1]) for row in rows}
         self._known_iterations.add(iteration)
@@ -393,7 +396,10 @@ class TrackingMixin(StoreBase):
             statement = sa.delete(table).where(
                 table.c.iteration_id == iteration, table.c.key == key
             )
-            return int(conn.execute(statement).rowcount)
+            deleted = int(conn.execute(statement).rowcount)
+            if table is m.metric:
+                delete_summaries(conn, [iteration], key)
+            return deleted
 
     # DearDiary.jl's vocabulary.
     def create_metric(

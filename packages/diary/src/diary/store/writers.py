@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection
 from diary import models as m
 from diary.errors import NotFound, ParameterConflict, StorageError
 from diary.store.buffer import Batch
+from diary.store.summaries import summarise, upsert_duckdb, upsert_from_view, upsert_portable
 
 __all__ = [
     "CheckEveryKey",
@@ -204,15 +205,15 @@ def _write_new_params(conn: Connection, batch: Batch) -> None:
 
 
 def write_small(conn: Connection, batch: Batch) -> StorageError | None:
-    """Write one point, or the new parameters of one iteration, with one autocommitted DuckDB
-    statement (the durable ``log_metric`` and ``log_param``).
+    """Write one point, or the new parameters of one iteration, on the raw DuckDB connection
+    without SQLAlchemy's transaction (the durable ``log_metric`` and ``log_param``).
 
     Raises:
         CheckEveryKey: parameters that need the transaction of :func:`write_batch`.
 
-    ``INSERT ... SELECT ... WHERE EXISTS`` checks the iteration and inserts the point
-    atomically, without a transaction around two statements. Call it on a connection with no
-    transaction begun.
+    ``INSERT ... SELECT ... WHERE EXISTS`` checks the iteration and inserts atomically. New
+    parameters are one autocommitted statement; a point and its summary row are one raw
+    transaction. Call it on a connection with no transaction begun.
 
     Returns:
         NotFound when the iteration does not exist (nothing was written), else None.
@@ -229,13 +230,22 @@ def write_small(conn: Connection, batch: Batch) -> StorageError | None:
         round(batch.timestamps[0] * 1_000_000),
         iteration,
     ]
-    written = _raw(conn).execute(_ONE_POINT_SQL, params).fetchone()
-    if written is None or written[0] == 0:
-        return NotFound(
-            "iteration",
-            str(iteration),
-            message=f"iteration not found: {iteration}; its metrics were dropped",
-        )
+    raw = _raw(conn)
+    raw.execute("BEGIN TRANSACTION")
+    try:
+        written = raw.execute(_ONE_POINT_SQL, params).fetchone()
+        if written is None or written[0] == 0:
+            raw.execute("ROLLBACK")
+            return NotFound(
+                "iteration",
+                str(iteration),
+                message=f"iteration not found: {iteration}; its metrics were dropped",
+            )
+        upsert_duckdb(raw, summarise(batch))
+        raw.execute("COMMIT")
+    except BaseException:
+        raw.execute("ROLLBACK")
+        raise
     return None
 
 
@@ -316,6 +326,7 @@ def _write_core(conn: Connection, batch: Batch) -> None:
         for i, k, s, v, t in batch.points()
     ]
     conn.execute(sa.insert(m.metric), rows)
+    upsert_portable(conn, summarise(batch))
 
 
 def _raw(conn: Connection) -> Any:
@@ -332,19 +343,20 @@ def _write_small(conn: Connection, batch: Batch) -> None:
         raw.execute(_INSERT_SQL, rows[0])
     else:
         raw.executemany(_INSERT_SQL, rows)
+    upsert_duckdb(raw, summarise(batch))
 
 
 def _write_appender(conn: Connection, batch: Batch) -> None:
     # The Appender takes naive datetimes as TIMESTAMP values; the column holds UTC.
     from_timestamp = datetime.fromtimestamp
     stamps = [from_timestamp(t, UTC).replace(tzinfo=None) for t in batch.timestamps]
-    appender = _raw(conn).appender(
-        "metric", columns=["iteration_id", "key", "step", "value", "timestamp"]
-    )
+    raw = _raw(conn)
+    appender = raw.appender("metric", columns=["iteration_id", "key", "step", "value", "timestamp"])
     appender.append_rows(
         list(zip(batch.iteration_ids, batch.keys, batch.steps, batch.values, stamps, strict=True))
     )
     appender.flush()
+    upsert_duckdb(raw, summarise(batch))
 
 
 def _strings(pa: Any, items: Sequence[str]) -> Any:
@@ -399,5 +411,6 @@ def _write_arrow(conn: Connection, batch: Batch) -> None:
             f"SELECT CAST(iteration_id AS UUID), CAST(key AS VARCHAR), step, value, timestamp "
             f"FROM {_ARROW_VIEW}"
         )
+        upsert_from_view(raw, _ARROW_VIEW)
     finally:
         raw.unregister(_ARROW_VIEW)

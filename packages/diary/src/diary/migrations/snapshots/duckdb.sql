@@ -1,6 +1,6 @@
 -- diary schema for duckdb, dumped from the migrations by
 -- python -m storage_core.schema.snapshot; do not edit.
--- revision: 0004_environment
+-- revision: 0005_metric_summary
 
 CREATE TABLE diary_alembic_version(version_num VARCHAR, PRIMARY KEY(version_num));
 
@@ -15,6 +15,8 @@ CREATE TABLE iteration(id UUID, experiment_id UUID NOT NULL, parent_id UUID, sta
 CREATE TABLE iteration_tag(iteration_id UUID, tag VARCHAR, created_at TIMESTAMP NOT NULL, PRIMARY KEY(iteration_id, tag), CHECK((tag != '')));
 
 CREATE TABLE metric(iteration_id UUID NOT NULL, "key" VARCHAR NOT NULL, step BIGINT NOT NULL, "value" DOUBLE NOT NULL, "timestamp" TIMESTAMP NOT NULL);
+
+CREATE TABLE metric_summary(iteration_id UUID, "key" VARCHAR, "last" DOUBLE NOT NULL, step BIGINT NOT NULL, last_timestamp TIMESTAMP NOT NULL, min DOUBLE NOT NULL, max DOUBLE NOT NULL, count BIGINT NOT NULL, PRIMARY KEY(iteration_id, "key"));
 
 CREATE TABLE model(id UUID, project_id UUID NOT NULL, "name" VARCHAR NOT NULL, description VARCHAR DEFAULT('') NOT NULL, created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP, PRIMARY KEY(id), UNIQUE(project_id, "name"), CHECK(("name" != '')));
 

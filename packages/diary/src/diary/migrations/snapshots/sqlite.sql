@@ -1,6 +1,6 @@
 -- diary schema for sqlite, dumped from the migrations by
 -- python -m storage_core.schema.snapshot; do not edit.
--- revision: 0004_environment
+-- revision: 0005_metric_summary
 
 CREATE TABLE diary_alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
@@ -172,6 +172,18 @@ CREATE TABLE environment (
 	packages TEXT DEFAULT '' NOT NULL, 
 	created_at DATETIME NOT NULL, 
 	PRIMARY KEY (id)
+);
+
+CREATE TABLE metric_summary (
+	iteration_id CHAR(32) NOT NULL, 
+	"key" TEXT NOT NULL, 
+	last DOUBLE NOT NULL, 
+	step BIGINT NOT NULL, 
+	last_timestamp DATETIME NOT NULL, 
+	min DOUBLE NOT NULL, 
+	max DOUBLE NOT NULL, 
+	count BIGINT NOT NULL, 
+	PRIMARY KEY (iteration_id, "key")
 );
 
 CREATE INDEX ix_metric_iteration_key_step ON metric (iteration_id, "key", step);
