@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -293,50 +294,47 @@ def _wide_rows(
     ``keys`` narrows the parameter and metric columns read."""
     if not ids:
         return SearchResult()
-    iteration, parameter, tag = m.iteration, m.parameter, m.iteration_tag
+    parameter, tag = m.parameter, m.iteration_tag
     selections = (
         [sa.select(found_query.c[0])]
         if found_query is not None
         else [ids[start : start + _CHUNK] for start in range(0, len(ids), _CHUNK)]
     )
-    found: dict[UUID, dict[str, Any]] = {}
-    params: dict[UUID, dict[str, str]] = {}
-    metrics: dict[UUID, dict[str, float]] = {}
-    tags: dict[UUID, list[str]] = {}
+    # Keyed by the id as text: hashing a UUID object runs Python code, a str's does not.
+    found: dict[str, dict[str, Any]] = {}
+    params: dict[str, dict[str, str]] = {}  # key -> {iteration: value}
+    metrics: dict[str, dict[str, float]] = {}
+    tags: dict[str, list[str]] = {}
     dialect = conn.dialect.name
     fetch = _Fetcher(conn, ids)
     for selection in selections:
-        columns = [iteration.c[name] for name in _ITERATION_COLUMNS]
-        for record in conn.execute(sa.select(*columns).where(iteration.c.id.in_(selection))):
-            found[record.id] = dict(record._mapping)
+        found.update(fetch.iterations(selection))
         param_query = sa.select(parameter.c.key, parameter.c.value)
         param_query = param_query.where(parameter.c.iteration_id.in_(selection))
         if keys is not None:
             param_query = param_query.where(parameter.c.key.in_(keys["param"]))
         for owner, key, value in fetch(parameter.c.iteration_id, param_query):
-            params.setdefault(owner, {})[key] = value
+            (params.get(key) or params.setdefault(key, {}))[owner] = value
         summary = metric_summary_query(
             keys=None if keys is None else keys["metric"], within=selection, dialect=dialect
         )
         for owner, key, last in fetch(
             summary.c.iteration_id, sa.select(summary.c.key, summary.c.last)
         ):
-            metrics.setdefault(owner, {})[key] = last
+            (metrics.get(key) or metrics.setdefault(key, {}))[owner] = last
         tag_query = sa.select(tag.c.tag).where(tag.c.iteration_id.in_(selection))
         for owner, name in fetch(tag.c.iteration_id, tag_query.order_by(tag.c.tag)):
             tags.setdefault(owner, []).append(name)
-    param_keys = sorted({key for values in params.values() for key in values})
-    metric_keys = sorted({key for values in metrics.values() for key in values})
-    result = SearchResult(params=param_keys, metrics=metric_keys)
-    for iteration_id in ids:
-        row: dict[str, Any] = found[iteration_id]
-        owned_params = params.get(iteration_id, {})
-        owned_metrics = metrics.get(iteration_id, {})
-        for key in param_keys:
-            row[f"params.{key}"] = owned_params.get(key)
-        for key in metric_keys:
-            row[f"metrics.{key}"] = owned_metrics.get(key)
-        row["tags"] = tags.get(iteration_id, [])
+    result = SearchResult(params=sorted(params), metrics=sorted(metrics))
+    wide: list[tuple[str, dict[str, Any]]] = [
+        (f"params.{key}", params[key]) for key in result.params
+    ]
+    wide += [(f"metrics.{key}", metrics[key]) for key in result.metrics]
+    for text in fetch.texts:
+        row: dict[str, Any] = found[text]
+        for name, values in wide:
+            row[name] = values.get(text)
+        row["tags"] = tags.get(text, [])
         result.rows.append(row)
     return result
 
@@ -353,25 +351,59 @@ class _Fetcher:
     def __init__(self, conn: sa.Connection, ids: list[UUID]) -> None:
         self.conn = conn
         self.raw = conn.dialect.name == "duckdb"
-        self.by_text = {str(key): key for key in ids} if self.raw else {}
+        self.texts = [str(key) for key in ids]
+        self.by_text = dict(zip(self.texts, ids, strict=True))
 
-    def __call__(self, owner: Any, query: sa.Select[Any]) -> Iterator[tuple[Any, ...]]:
-        """The rows of ``query`` with ``owner`` (an id column) put first."""
+    def __call__(self, owner: Any, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
+        """The rows of ``query`` with ``owner`` (an id column) put first, as text."""
         if not self.raw:
             statement = query.with_only_columns(owner, *query.selected_columns)
-            yield from (tuple(row) for row in self.conn.execute(statement))
+            return [(str(row[0]), *row[1:]) for row in self.conn.execute(statement)]
+        statement = query.with_only_columns(sa.cast(owner, sa.String), *query.selected_columns)
+        return self._raw_rows(statement)
+
+    def iterations(self, selection: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The iteration columns of the selected iterations, by id as text."""
+        iteration = m.iteration
+        query = sa.select(*(iteration.c[name] for name in _ITERATION_COLUMNS))
+        query = query.where(iteration.c.id.in_(selection))
+        if not self.raw:
+            for record in self.conn.execute(query):
+                yield str(record.id), dict(record._mapping)
             return
+        # Ids as text, turned back into the UUIDs at hand (the experiments and parents are
+        # few): a UUID object per value costs more than the query.
+        text = [sa.cast(column, sa.String) for column in query.selected_columns[:3]]
+        statement = query.with_only_columns(*text, *query.selected_columns[3:])
+        known: dict[str | None, UUID | None] = {None: None}
+        known.update(self.by_text)
+        for key, experiment, parent, status, created, ended in self._raw_rows(statement):
+            for text_id in (experiment, parent):
+                if text_id not in known:
+                    known[text_id] = UUID(text_id)
+            yield (
+                key,
+                {
+                    "id": known[key],
+                    "experiment_id": known[experiment],
+                    "parent_id": known[parent],
+                    "status": status,
+                    "created_at": created.replace(tzinfo=UTC),
+                    "ended_at": None if ended is None else ended.replace(tzinfo=UTC),
+                },
+            )
+
+    def _raw_rows(self, statement: Any) -> list[tuple[Any, ...]]:
         from storage_core.database import raw_duckdb_connection
 
-        statement = query.with_only_columns(sa.cast(owner, sa.String), *query.selected_columns)
         compiled = statement.compile(
             dialect=self.conn.dialect, compile_kwargs={"render_postcompile": True}
         )
         values = [compiled.params[name] for name in compiled.positiontup or ()]
-        rows = raw_duckdb_connection(self.conn).execute(str(compiled), values).fetchall()
-        by_text = self.by_text
-        for row in rows:
-            yield (by_text[row[0]], *row[1:])
+        rows: list[tuple[Any, ...]] = (
+            raw_duckdb_connection(self.conn).execute(str(compiled), values).fetchall()
+        )
+        return rows
 
 
 def metric_summaries(store: Store, iteration_id: str | UUID) -> dict[str, MetricSummary]:
