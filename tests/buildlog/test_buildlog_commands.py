@@ -305,3 +305,36 @@ def test_a_reward_without_rules_credits_the_latest_gauntlet_credit(
     # Rules given on the command line win.
     given = json.loads(ok(project, "reward", "rejected", "-r", "x:1", "--json").stdout)
     assert given["rules_active"] == ["x:1"]
+
+
+def test_experiment_metrics_and_report(project: Path) -> None:
+    import csv
+    import io
+
+    assert json.loads(ok(project, "experiment", "report", "--json").stdout) == {
+        "summary": {"total_sessions": 0, "total_mistakes": 0, "total_repeated": 0,
+                    "overall_repeat_rate": 0.0},
+        "sessions": [],
+        "error_classes": {},
+    }  # fmt: skip
+    for description in ("off by one", "off by one"):
+        ok(project, "experiment", "start", "-e", "logic")
+        ok(project, "experiment", "log-mistake", "--error-class", "logic", "-d", description)
+        ok(project, "experiment", "end")
+    first = json.loads(ok(project, "sessions", "--format", "json").stdout)[0]["id"]
+    metrics = json.loads(ok(project, "experiment", "metrics", "--session", first, "--json").stdout)
+    assert (metrics["session_id"], metrics["total_mistakes"], metrics["repeated_mistakes"]) == (
+        first,
+        1,
+        0,
+    )
+    overall = json.loads(ok(project, "experiment", "metrics", "--format", "json").stdout)
+    assert (overall["session_id"], overall["repeated_mistake_rate"]) == ("aggregate", 0.5)
+    text = ok(project, "experiment", "metrics").stdout
+    assert "Repeat rate:        50.0%" in text
+    rows = list(csv.DictReader(io.StringIO(ok(project, "experiment", "report", "--format",
+                                              "csv").stdout)))  # fmt: skip
+    assert [row["repeated_mistakes"] for row in rows] == ["0", "1"]
+    assert "logic: 2 mistakes (1 repeats, 50%)" in ok(project, "experiment", "report").stdout
+    missing = run(project, "experiment", "metrics", "--session", "nope")
+    assert (missing.exit_code, missing.stderr) == (1, "Error: session not found: nope\n")

@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import blsamples
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from buildlog.backends.resolve import resolve_backend
 from buildlog.backends.sqlite import SQLiteBackend
@@ -15,6 +18,7 @@ from buildlog.db import open_engine
 from buildlog.errors import ExportError, UnknownTable
 from buildlog.export import TABLES, export_bundle, parse_tables
 from buildlog.migrate import migrate_legacy
+from buildlog.models import metadata
 from buildlog.paths import database_location
 from buildlog.restore import import_bundle
 from storage_core.errors import IntegrityError
@@ -125,6 +129,7 @@ def test_export_shapes_and_manifest(migrated: Path, tmp_path: Path) -> None:
             "source_domain": "qortex",
             "graph_version": "2",
             "source_confidence": 0.9,
+            "origin": "seeds",
         },
         {
             "buildlog_id": "arch-" + hashlib.sha256(b"keep modules small").hexdigest()[:10],
@@ -135,8 +140,67 @@ def test_export_shapes_and_manifest(migrated: Path, tmp_path: Path) -> None:
             "source_confidence": 0.4,
             "id": "up-7",
             "domain": "design",
+            "origin": "seeds",
         },
     ]
+
+
+def _store_gauntlet_rules(engine: Engine, rules: list[dict[str, Any]]) -> None:
+    table = metadata.tables["gauntlet_rules"]
+    now = "2026-02-01T00:00:00.000Z"
+    with engine.begin() as conn:
+        for rule in rules:
+            conn.execute(
+                sa.insert(table).values(
+                    created_at=now, updated_at=now, tags="[]", refs="[]", version=1, **rule
+                )
+            )
+
+
+def test_rules_join_carries_the_databases_gauntlet_rules(migrated: Path, tmp_path: Path) -> None:
+    """As the original 0.23 builds rules.jsonl: active gauntlet rules, persona by persona in
+    stored order, provenance mapped (its own source_confidence winning), for any project and
+    with no seed files; the seed rules follow, each row saying where it came from."""
+    backend = _backend(migrated)
+    both = {"source_id": "q-9", "confidence": 0.2, "source_confidence": 0.7, "id": "zed:1"}
+    _store_gauntlet_rules(
+        backend.engine,
+        [
+            {"rule_id": "zed:1", "persona": "zed", "rule": "Pin versions",
+             "category": "workflow", "provenance": json.dumps(both), "active": 1},
+            {"rule_id": "ann:2", "persona": "ann", "rule": "Name things",
+             "category": "general", "provenance": "not json", "active": 1},
+            {"rule_id": "ann:1", "persona": "ann", "rule": "Retired rule",
+             "category": "general", "provenance": None, "active": 0},
+            {"rule_id": "ann:0", "persona": "ann", "rule": "Test the edges",
+             "category": "testing", "provenance": json.dumps({"graph_version": "3"}), "active": 1},
+        ],
+    )  # fmt: skip
+    out = tmp_path / "out"
+    try:
+        export_bundle(backend.engine, out, project_id=backend.project_id, project_root=migrated)
+        everything = tmp_path / "all"
+        export_bundle(backend.engine, everything, project_id=None)
+    finally:
+        backend.close()
+
+    def rule(persona: str, text: str, category: str, prefix: str, **extra: Any) -> dict[str, Any]:
+        digest = hashlib.sha256(text.lower().encode()).hexdigest()[:10]
+        row = {"buildlog_id": f"{prefix}-{digest}", "rule": text, "category": category,
+               "confidence": "high", "persona": persona, **extra}  # fmt: skip
+        return {**row, "origin": "gauntlet_rules"}
+
+    expected = [
+        rule("ann", "Name things", "general", "sk"),
+        rule("ann", "Test the edges", "testing", "sk", graph_version="3"),
+        rule("zed", "Pin versions", "workflow", "wf", source_id="q-9", source_confidence=0.7,
+             id="zed:1"),
+    ]  # fmt: skip
+    assert _lines(out / "rules.jsonl") == expected
+    assert _lines(everything / "rules.jsonl") == expected
+    manifest = json.loads((out / "manifest.json").read_text())
+    digest = hashlib.sha256((out / "rules.jsonl").read_bytes()).hexdigest()
+    assert manifest["sha256"]["rules.jsonl"] == digest
 
 
 def test_round_trip_gives_identical_files(migrated: Path, tmp_path: Path) -> None:

@@ -153,6 +153,34 @@ def test_both_tools_share_one_database_both_ways(tools: Tools, tmp_path: Path) -
     assert [m["description"] for m in mistakes] == ["forgot the test"]
 
 
+def test_experiment_metrics_and_report_equal_the_originals(tools: Tools, tmp_path: Path) -> None:
+    project = _repo(tmp_path / "widgets", "https://github.com/acme/widgets.git", tools.env)
+    _original_writes_legacy_files(tools, project)
+    tools.original(project, "migrate")
+    # A second session, by ours, repeats the first session's mistake.
+    tools.ours(project, "experiment", "start", "-e", "missing_test")
+    tools.ours(project, "experiment", "log-mistake", "--error-class", "missing_test",
+               "-d", "forgot the test")  # fmt: skip
+    tools.ours(project, "experiment", "log-mistake", "--error-class", "typo", "-d", "a typo")
+    tools.ours(project, "experiment", "end")
+    sessions = json.loads(tools.ours(project, "sessions", "--format", "json").stdout)
+    assert len(sessions) == 2
+    for args in (
+        ["experiment", "metrics"],
+        ["experiment", "metrics", "--session", sessions[1]["id"]],
+        ["experiment", "report"],
+    ):
+        theirs = tools.original(project, *args, "--json").stdout
+        assert json.loads(tools.ours(project, *args, "--json").stdout) == json.loads(theirs)
+        assert tools.ours(project, *args).stdout == tools.original(project, *args).stdout, args
+    report = json.loads(tools.ours(project, "experiment", "report", "--json").stdout)
+    assert report["summary"]["total_repeated"] == 1
+    assert report["error_classes"] == {
+        "missing_test": {"total": 2, "repeated": 1},
+        "typo": {"total": 1, "repeated": 0},
+    }
+
+
 def _lines(path: Path) -> list[dict[str, object]]:
     if not path.exists():
         return []
@@ -175,6 +203,14 @@ def test_exports_read_both_ways_and_agree_field_by_field(tools: Tools, tmp_path:
         for row in original_rows:
             mine = our_rows[row["id"]]
             assert {k: mine.get(k) for k in row} == row, (name, row["id"])
+    # rules.jsonl: the original builds it from gauntlet_rules (importing its bundled seeds
+    # into the shared database first); ours carries the same rows, marked as from the database.
+    original_rules = _lines(theirs / "rules.jsonl")
+    assert original_rules
+    our_rules = [row for row in _lines(ours / "rules.jsonl") if row["origin"] == "gauntlet_rules"]
+    assert [
+        {k: mine.get(k) for k in row} for mine, row in zip(our_rules, original_rules, strict=True)
+    ] == original_rules
     # The original's export (no checksums) imports into a fresh database with ours.
     fresh = Tools(tmp_path / "home-fresh", tools.original_python)
     fresh.home.mkdir()

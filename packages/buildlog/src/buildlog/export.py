@@ -360,7 +360,8 @@ def export_bundle(
         output: the folder to write (created if missing; existing export files replaced).
         project_id: the project to export, None for every project.
         tables: which tables (see :func:`parse_tables`).
-        project_root: where to look for seed files for ``rules.jsonl`` (None: no rules).
+        project_root: where to look for seed files for ``rules.jsonl`` (None: only the
+            database's gauntlet rules).
         schema_revision: recorded in the manifest.
 
     Returns:
@@ -390,8 +391,7 @@ def export_bundle(
         hashes[spec.filename] = writer.commit()
         counts[spec.name] = writer.count
         result.files.append(writer.target)
-    if project_root is not None:
-        _write_rules(project_root, output, hashes, result)
+    _write_rules(engine, project_root, output, hashes, result)
     result.manifest = {
         "exported_at": format_timestamp(),
         "project_id": project_id,
@@ -413,16 +413,24 @@ def export_bundle(
 
 
 def _write_rules(
-    project_root: Path, output: Path, hashes: dict[str, str], result: ExportResult
+    engine: Engine,
+    project_root: Path | None,
+    output: Path,
+    hashes: dict[str, str],
+    result: ExportResult,
 ) -> None:
-    from buildlog.seeds import load_rules_join
+    """``rules.jsonl``: the database's gauntlet rules, then the project's seed rules."""
+    from buildlog.seeds import database_rules_join, load_rules_join
 
-    seeds = load_rules_join(project_root)
-    result.warnings.extend(seeds.problems)
-    if not seeds.rows:
+    rows = database_rules_join(engine)
+    if project_root is not None:
+        seeds = load_rules_join(project_root)
+        result.warnings.extend(seeds.problems)
+        rows.extend(seeds.rows)
+    if not rows:
         return
     writer = _HashingWriter(output / RULES_FILE)
-    for row in seeds.rows:
+    for row in rows:
         writer.write(row)
     hashes[RULES_FILE] = writer.commit()
     result.files.append(writer.target)

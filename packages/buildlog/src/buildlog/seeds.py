@@ -1,26 +1,37 @@
-"""Seed rule files (``.buildlog/seeds/*.yaml``) and the rules join written by export.
+"""The rules join written by export (``rules.jsonl``): the seed rule files
+(``.buildlog/seeds/*.yaml``) and the database's ``gauntlet_rules``.
 
 Seeds are input, not data: they are read, never imported or changed. The join maps each
-buildlog rule id to the upstream provenance recorded in the seed (formats reference, 8.4).
-Unlike the original, the upstream ``id``, ``domain`` and ``derivation`` keys real seeds use
-are kept (under those names) instead of being dropped.
+buildlog rule id to the upstream provenance recorded with the rule (formats reference, 8.4).
+The original 0.23 builds the join from ``gauntlet_rules`` (importing its bundled seed files into
+the database first when the table is empty); ours writes both the database's rules and the
+project's seed files, each row's ``origin`` saying which (``gauntlet_rules`` or ``seeds``), and
+never writes the database while exporting. Unlike the original, the upstream ``id``,
+``domain`` and ``derivation`` keys of the provenance are kept (under those names) instead of
+being dropped.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from buildlog.identifiers import rule_id
 
-__all__ = ["SeedRules", "find_seeds_dir", "load_rules_join"]
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+__all__ = ["ORIGINS", "SeedRules", "database_rules_join", "find_seeds_dir", "load_rules_join"]
 
 logger = logging.getLogger(__name__)
 
 _PROVENANCE_FIELDS = ("source_id", "source_domain", "source_derivation", "graph_version")
+# The ``origin`` of a join row: the database's gauntlet rules, or a seed file of the project.
+ORIGINS = ("gauntlet_rules", "seeds")
 _UPSTREAM_KEYS = ("id", "domain", "derivation")
 
 
@@ -75,7 +86,7 @@ def _load_seed(path: Path) -> tuple[str, list[dict[str, Any]]]:
     return str(document.get("persona") or "unknown"), rules
 
 
-def _join_row(persona: str, rule: dict[str, Any]) -> dict[str, Any]:
+def _join_row(persona: str, rule: dict[str, Any], origin: str) -> dict[str, Any]:
     category = str(rule.get("category") or "general")
     text: str = rule["rule"]
     row: dict[str, Any] = {
@@ -85,18 +96,53 @@ def _join_row(persona: str, rule: dict[str, Any]) -> dict[str, Any]:
         "confidence": "high",
         "persona": persona,
     }
-    provenance: dict[str, Any] = rule.get("provenance") or {}
+    provenance = rule.get("provenance")
+    provenance = provenance if isinstance(provenance, dict) else {}
     for key in _PROVENANCE_FIELDS:
         if key in provenance:
             row[key] = provenance[key]
+    # As the original 0.23: the provenance's own source_confidence wins over its confidence.
+    if "confidence" in provenance:
+        row["source_confidence"] = provenance["confidence"]
     if "source_confidence" in provenance:
         row["source_confidence"] = provenance["source_confidence"]
-    if "confidence" in provenance:  # applied last, so it wins, as in the original
-        row["source_confidence"] = provenance["confidence"]
     for key in _UPSTREAM_KEYS:
         if key in provenance:
             row[key] = provenance[key]
+    row["origin"] = origin
     return row
+
+
+def database_rules_join(engine: Engine) -> list[dict[str, Any]]:
+    """The join rows of the database's active gauntlet rules, as the original's export builds
+    them: persona by persona, in the order the rules were stored.
+
+    The rules belong to no project (the original keeps them for every project), so every
+    export carries them. A provenance that is not a JSON object counts as none.
+    """
+    import sqlalchemy as sa
+
+    from buildlog.models import metadata
+
+    rules = metadata.tables["gauntlet_rules"]
+    # SQLite's rowid is the original's insertion order; elsewhere the creation time is.
+    stored = sa.literal_column("rowid") if engine.dialect.name == "sqlite" else rules.c.created_at
+    query = (
+        sa.select(rules.c.persona, rules.c.rule, rules.c.category, rules.c.provenance)
+        .where(rules.c.active == 1)
+        .order_by(rules.c.persona, stored)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    joined = []
+    for persona, text, category, provenance in rows:
+        try:
+            parsed = json.loads(provenance) if provenance else None
+        except ValueError:
+            parsed = None
+        rule = {"rule": text, "category": category, "provenance": parsed}
+        joined.append(_join_row(persona, rule, "gauntlet_rules"))
+    return joined
 
 
 def _seed_files(folder: Path) -> Iterator[Path]:
@@ -127,5 +173,5 @@ def load_rules_join(project_root: Path, seeds_dir: Path | None = None) -> SeedRu
             continue
         personas[persona] = rules
     for persona, rules in personas.items():
-        result.rows.extend(_join_row(persona, rule) for rule in rules)
+        result.rows.extend(_join_row(persona, rule, "seeds") for rule in rules)
     return result

@@ -1,0 +1,100 @@
+"""Experiment metrics and reports: how often mistakes repeat, per session and overall.
+
+The same numbers, keys and order as the original's ``buildlog experiment metrics`` and
+``experiment report``, computed from the project's sessions and mistakes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from buildlog.backends.protocol import StorageBackend
+from buildlog.records import Mistake, Session
+from storage_core.errors import NotFound
+
+__all__ = ["experiment_report", "session_metrics"]
+
+
+def _rate(repeated: int, total: int) -> float:
+    return repeated / total if total > 0 else 0.0
+
+
+def _load(backend: StorageBackend) -> tuple[list[Session], list[Mistake]]:
+    sessions = [s for s in backend.load_events("sessions") if isinstance(s, Session)]
+    mistakes = [m for m in backend.load_events("mistakes") if isinstance(m, Mistake)]
+    return sessions, mistakes
+
+
+def session_metrics(backend: StorageBackend, session_id: str | None = None) -> dict[str, Any]:
+    """Mistakes, repeats, the repeat rate and the rule counts of one finished session, or of
+    all of them (``session_id`` None: ``"aggregate"``, rules from the first session's start
+    to the last one's end).
+
+    Raises:
+        NotFound: no finished session has that id.
+    """
+    sessions, mistakes = _load(backend)
+    if session_id is not None:
+        session = next((s for s in sessions if s.id == session_id), None)
+        if session is None:
+            raise NotFound("session", session_id)
+        mistakes = [m for m in mistakes if m.session_id == session_id]
+        start, end = session.rules_at_start, session.rules_at_end
+    else:
+        start = sessions[0].rules_at_start if sessions else []
+        end = sessions[-1].rules_at_end if sessions else []
+    repeated = sum(1 for m in mistakes if m.was_repeat)
+    return {
+        "session_id": session_id or "aggregate",
+        "total_mistakes": len(mistakes),
+        "repeated_mistakes": repeated,
+        "repeated_mistake_rate": _rate(repeated, len(mistakes)),
+        "rules_at_start": len(start),
+        "rules_at_end": len(end),
+        "rules_added": len(end) - len(start),
+    }
+
+
+def experiment_report(backend: StorageBackend) -> dict[str, Any]:
+    """The summary over all sessions, each session's numbers, and mistakes per error class."""
+    sessions, mistakes = _load(backend)
+    per_session = []
+    for session in sessions:
+        owned = [m for m in mistakes if m.session_id == session.id]
+        repeated = sum(1 for m in owned if m.was_repeat)
+        per_session.append(
+            {
+                "session_id": session.id,
+                "started_at": _iso(session.started_at),
+                "error_class": session.error_class,
+                "total_mistakes": len(owned),
+                "repeated_mistakes": repeated,
+                "repeated_mistake_rate": _rate(repeated, len(owned)),
+                "rules_added": len(session.rules_at_end) - len(session.rules_at_start),
+            }
+        )
+    classes: dict[str, dict[str, int]] = {}
+    for mistake in mistakes:
+        counts = classes.setdefault(mistake.error_class, {"total": 0, "repeated": 0})
+        counts["total"] += 1
+        counts["repeated"] += int(mistake.was_repeat)
+    repeated = sum(1 for m in mistakes if m.was_repeat)
+    return {
+        "summary": {
+            "total_sessions": len(sessions),
+            "total_mistakes": len(mistakes),
+            "total_repeated": repeated,
+            "overall_repeat_rate": _rate(repeated, len(mistakes)),
+        },
+        "sessions": per_session,
+        "error_classes": classes,
+    }
+
+
+def _iso(stamp: str) -> str:
+    """The time as the original prints it (parsed, then ``isoformat()``)."""
+    try:
+        return datetime.fromisoformat(stamp).isoformat()
+    except ValueError:
+        return stamp
