@@ -99,7 +99,8 @@ def test_errors_are_one_line(project: Path) -> None:
     assert (result.exit_code, result.stderr) == (
         1,
         "Error: unknown table 'skills'; valid tables: rewards, sessions, mistakes, "
-        "bandit_state, learnings, skill_decisions\n",
+        "bandit_state, learnings, skill_decisions, posterior_snapshots, gauntlet_credits, "
+        "emission_edges, gauntlet_rules\n",
     )
     result = run(project, "export", "--project", "000000000000", "--all-projects")
     assert (result.exit_code, result.stderr) == (

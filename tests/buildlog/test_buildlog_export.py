@@ -79,6 +79,10 @@ def test_export_shapes_and_manifest(migrated: Path, tmp_path: Path) -> None:
         "bandit_state": 2,
         "learnings": 2,
         "skill_decisions": 4,
+        "posterior_snapshots": 1,
+        "gauntlet_credits": 0,
+        "emission_edges": 0,
+        "gauntlet_rules": 0,
     }
     assert manifest["project_id"] == backend.project_id
     assert (manifest["tool"], manifest["schema_revision"]) == ("buildlog", None)
@@ -220,6 +224,10 @@ def test_round_trip_gives_identical_files(migrated: Path, tmp_path: Path) -> Non
             "bandit_state": 2,
             "learnings": 2,
             "skill_decisions": 4,
+            "posterior_snapshots": 1,
+            "gauntlet_credits": 0,
+            "emission_edges": 0,
+            "gauntlet_rules": 0,
         }
         again = import_bundle(engine, first)
         assert set(again.added.values()) == {0}
@@ -280,7 +288,8 @@ def test_unknown_table_names() -> None:
         parse_tables("rewards,skills")
     assert str(info.value) == (
         "unknown table 'skills'; valid tables: rewards, sessions, mistakes, bandit_state, "
-        "learnings, skill_decisions"
+        "learnings, skill_decisions, posterior_snapshots, gauntlet_credits, emission_edges, "
+        "gauntlet_rules"
     )
 
 
@@ -350,11 +359,12 @@ def test_export_lines_equal_the_record_route(
             for name in TABLES:
                 spec = table_spec(name)
                 table = metadata.tables[spec.table]
-                order = (table.c.project_id, *(table.c[c] for c in spec.order))
+                scope = (table.c.project_id,) if spec.scoped else ()
+                order = (*scope, *(table.c[c] for c in spec.order))
                 expected = []
                 for row in sql.execute(sa.select(table).order_by(*order)).mappings():
                     line = export_row(spec, from_row(spec.record, row))
-                    if all_projects:
+                    if all_projects and spec.scoped:
                         line = {"project_id": row["project_id"], **line}
                     expected.append(json.dumps(line, ensure_ascii=False) + "\n")
                 assert (out / spec.filename).read_text(encoding="utf-8") == "".join(expected)
@@ -457,3 +467,80 @@ def test_null_empty_and_text_values_survive_adoption_export_and_import(
     )
     assert imported.exit_code == 0, imported.output
     assert stored(other) == values
+
+
+def test_the_originals_other_tables_export_and_import(migrated: Path, tmp_path: Path) -> None:
+    """gauntlet credits, emission edges, gauntlet rules and posterior snapshots the original
+    wrote (without a record key) go out and come back exactly, and never twice."""
+    backend = _backend(migrated)
+    project = backend.project_id
+    rule = {
+        "rule_id": "karen:1",
+        "persona": "karen",
+        "rule": "Check input",
+        "category": "security",
+        "provenance": json.dumps({"confidence": 0.5}),
+        "active": 1,
+    }
+    _store_gauntlet_rules(backend.engine, [rule])
+    with backend.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO gauntlet_credits (project_id, timestamp, iteration, rules) "
+                "VALUES (:p, '2026-03-01T00:00:00+00:00', 2, '[\"sk-1\", \"wf-2\"]')"
+            ),
+            {"p": project},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO emission_edges (source_id, target_id, relation_type, confidence, "
+                "artifact_type, project_id, emitted_at, consumed_at, properties) VALUES ('a', 'b', "
+                "'repeats', 0.8, 'mistake_manifest', :p, '2026-03-01', '2026-03-02', "
+                "'{\"k\": [1, 2]}')"
+            ),
+            {"p": project},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO posterior_snapshots (project_id, timestamp, rule_id, alpha, beta, "
+                "mean, trigger, iteration) "
+                "VALUES (:p, '2026-03-03', 'sk-1', 2, 1, 0.6667, 'reward', 4)"
+            ),
+            {"p": project},
+        )
+    first = tmp_path / "first"
+    try:
+        export_bundle(backend.engine, first, project_id=project)
+        back_home = import_bundle(backend.engine, first)  # the same database: nothing new
+    finally:
+        backend.close()
+    assert set(back_home.added.values()) == {0}
+    assert _lines(first / "gauntlet_credits.jsonl") == [
+        {"timestamp": "2026-03-01T00:00:00+00:00", "iteration": 2, "rules": ["sk-1", "wf-2"]}
+    ]
+    assert _lines(first / "emission_edges.jsonl") == [
+        {"source_id": "a", "target_id": "b", "relation_type": "repeats",
+         "artifact_type": "mistake_manifest", "emitted_at": "2026-03-01",
+         "consumed_at": "2026-03-02", "confidence": 0.8, "properties": {"k": [1, 2]}}
+    ]  # fmt: skip
+    (exported_rule,) = _lines(first / "gauntlet_rules.jsonl")
+    assert "project_id" not in exported_rule
+    assert (exported_rule["rule_id"], exported_rule["provenance"]) == (
+        "karen:1",
+        {"confidence": 0.5},
+    )
+    assert len(_lines(first / "posterior_snapshots.jsonl")) == 2
+    engine, _ = open_engine(database_location(str(tmp_path / "empty.db")))
+    try:
+        imported = import_bundle(engine, first)
+        again = import_bundle(engine, first)
+        second = tmp_path / "second"
+        export_bundle(engine, second, project_id=project)
+    finally:
+        engine.dispose()
+    assert {name: imported.added[name] for name in TABLES[6:]} == {
+        "posterior_snapshots": 2, "gauntlet_credits": 1, "emission_edges": 1, "gauntlet_rules": 1
+    }  # fmt: skip
+    assert set(again.added.values()) == {0}
+    for name in TABLES:
+        assert (second / f"{name}.jsonl").read_bytes() == (first / f"{name}.jsonl").read_bytes()

@@ -24,17 +24,10 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from buildlog import __version__
-from buildlog.errors import ExportError, UnknownTable
+from buildlog.errors import ExportError
+from buildlog.export_tables import TABLES, TableSpec, parse_tables, table_spec
 from buildlog.identifiers import format_timestamp
-from buildlog.records import (
-    BanditArm,
-    Learning,
-    Mistake,
-    RewardEvent,
-    Session,
-    SkillDecision,
-    record_to_dict,
-)
+from buildlog.records import BanditArm, record_to_dict
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -49,72 +42,9 @@ __all__ = [
     "table_spec",
 ]
 
-TABLES = ("rewards", "sessions", "mistakes", "bandit_state", "learnings", "skill_decisions")
 MANIFEST = "manifest.json"
 RULES_FILE = "rules.jsonl"
 BATCH = 1000
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """How one exportable table maps to its SQL table and records.
-
-    Attributes:
-        name: the export name (``rewards``...).
-        table: the SQL table name.
-        record: the record class of a row.
-        order: the columns that give a stable order (after ``project_id``).
-    """
-
-    name: str
-    table: str
-    record: type[Any]
-    order: tuple[str, ...]
-
-    @property
-    def filename(self) -> str:
-        """The export file name."""
-        return f"{self.name}.jsonl"
-
-
-_SPECS = {
-    spec.name: spec
-    for spec in (
-        TableSpec("rewards", "reward_events", RewardEvent, ("timestamp", "id")),
-        TableSpec("sessions", "sessions", Session, ("started_at", "id")),
-        TableSpec("mistakes", "mistakes", Mistake, ("timestamp", "id")),
-        TableSpec("bandit_state", "bandit_arms", BanditArm, ("context", "rule_id")),
-        TableSpec("learnings", "review_learnings", Learning, ("id",)),
-        TableSpec("skill_decisions", "skill_decisions", SkillDecision, ("skill_id",)),
-    )
-}
-
-
-def table_spec(name: str) -> TableSpec:
-    """The spec of an exportable table.
-
-    Raises:
-        UnknownTable: the name is not one of :data:`TABLES`.
-    """
-    try:
-        return _SPECS[name]
-    except KeyError:
-        raise UnknownTable(name, TABLES) from None
-
-
-def parse_tables(value: str | Sequence[str] | None) -> list[str]:
-    """Table names from ``--tables`` (comma-separated, repeatable); all tables by default.
-
-    Raises:
-        UnknownTable: a name is not exportable.
-    """
-    if value is None:
-        return list(TABLES)
-    items = value.split(",") if isinstance(value, str) else [p for v in value for p in v.split(",")]
-    names = [item.strip() for item in items if item.strip()]
-    for name in names:
-        table_spec(name)
-    return list(dict.fromkeys(names)) or list(TABLES)
 
 
 def export_row(spec: TableSpec, record: object) -> dict[str, Any]:
@@ -321,11 +251,15 @@ def _lines(
     from buildlog.records import field_kinds
 
     table: sa.Table = metadata.tables[spec.table]
-    columns = [table.c.project_id, *(table.c[name] for name, _k, _r in field_kinds(spec.record))]
-    query = sa.select(*columns).order_by(table.c.project_id, *(table.c[c] for c in spec.order))
-    if project_ids is not None:
-        query = query.where(table.c.project_id.in_(project_ids))
-    line = _row_builder(spec, with_project=project_ids is None)
+    fields = [table.c[name] for name, _k, _r in field_kinds(spec.record)]
+    order = [table.c[c] for c in spec.order]
+    if spec.scoped:
+        query = sa.select(table.c.project_id, *fields).order_by(table.c.project_id, *order)
+        if project_ids is not None:
+            query = query.where(table.c.project_id.in_(project_ids))
+    else:  # rows of every project: no project column, in any export
+        query = sa.select(sa.null(), *fields).order_by(*order)
+    line = _row_builder(spec, with_project=spec.scoped and project_ids is None)
     with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
         result = conn.execution_options(yield_per=BATCH).execute(query)
         for partition in result.partitions():

@@ -22,6 +22,9 @@ from storage_core.errors import StorageError
 __all__ = [
     "ActiveSession",
     "BanditArm",
+    "EmissionEdge",
+    "GauntletCredit",
+    "GauntletRule",
     "Learning",
     "Mistake",
     "PosteriorSnapshot",
@@ -172,6 +175,52 @@ class PosteriorSnapshot:
     timestamp: str | None = None
     iteration: int | None = None
     batch_id: str | None = None
+
+
+@dataclass(slots=True)
+class GauntletCredit:
+    """The rules a gauntlet review credited (``gauntlet_credits``); a reward given without
+    rules credits those of the project's latest one."""
+
+    timestamp: str
+    iteration: int
+    rules: list[str]
+
+
+@dataclass(slots=True)
+class EmissionEdge:
+    """A relation the original emitted for downstream consumers (``emission_edges``)."""
+
+    source_id: str
+    target_id: str
+    relation_type: str
+    artifact_type: str
+    emitted_at: str
+    consumed_at: str
+    confidence: float | None = None
+    properties: Any = None
+
+
+@dataclass(slots=True)
+class GauntletRule:
+    """A reviewer persona's rule (``gauntlet_rules``); rules belong to no project."""
+
+    rule_id: str
+    persona: str
+    rule: str
+    category: str
+    created_at: str
+    updated_at: str
+    context: str = ""
+    antipattern: str = ""
+    rationale: str = ""
+    tags: list[str] = field(default_factory=list)
+    refs: Any = None
+    provenance: Any = None
+    version: int = 1
+    active: bool = True
+    seed_file_hash: str | None = None
+    seed_filename: str | None = None
 
 
 R = TypeVar("R")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from buildlog.errors import ExportError, InvalidRecord, UnknownTable
 from buildlog.export import BATCH, MANIFEST, TABLES, TableSpec, manifest_checksum, table_spec
-from buildlog.records import RecordError, parse_record
+from buildlog.records import PosteriorSnapshot, RecordError, parse_record
 from storage_core.errors import IntegrityError
 
 if TYPE_CHECKING:
@@ -132,6 +132,7 @@ def _records(path: Path, spec: TableSpec, default_project: str | None) -> Iterat
     """Database rows from one export file, validated line by line."""
     from buildlog.backends.rows import to_row
     from buildlog.identifiers import format_timestamp
+    from buildlog.merge import snapshot_key
 
     now = format_timestamp()
     with path.open("rb") as handle:
@@ -146,12 +147,18 @@ def _records(path: Path, spec: TableSpec, default_project: str | None) -> Iterat
                 record = parse_record(spec.record, data)
             except (UnicodeDecodeError, json.JSONDecodeError, RecordError) as err:
                 raise InvalidRecord(where, str(err)) from err
+            if not spec.scoped:  # gauntlet rules belong to no project
+                yield to_row(record)
+                continue
             project_id = data.get("project_id", default_project)
             if not isinstance(project_id, str):
                 raise InvalidRecord(where, "no project_id in the row or the manifest")
             row = to_row(record, project_id=project_id)
+            if isinstance(record, PosteriorSnapshot):
+                # Its identity: snapshots have no key of their own (see merge.snapshot_key).
+                row["record_key"] = snapshot_key(record)
             # Exports of the original tool have no decision time; NOT NULL columns need one.
-            for column in ("decided_at", "updated_at"):
+            for column in ("decided_at", "updated_at", "timestamp"):
                 if column in row and row[column] is None:
                     row[column] = now
             yield row
@@ -230,7 +237,8 @@ def check_bundle(folder: Path, *, require_checksums: bool = False) -> Bundle:
         spec = table_spec(name)
         count = 0
         for row in _records(folder / spec.filename, spec, default_project):
-            owners.add(row["project_id"])
+            if spec.scoped:
+                owners.add(row["project_id"])
             count += 1
         if count != manifest["tables"][name]:
             raise ExportError(
@@ -273,10 +281,29 @@ def import_bundle(engine: Engine, folder: Path, *, bundle: Bundle | None = None)
         table: sa.Table = metadata.tables[spec.table]
         added = total = 0
         with engine.begin() as conn:
+            stored = _keyless_snapshots(conn) if spec.table == "posterior_snapshots" else set()
             for batch in _batches(_records(folder / spec.filename, spec, default_project)):
-                added += insert_ignore(conn, table, batch)
                 total += len(batch)
+                if stored:
+                    batch = [r for r in batch if (r["project_id"], r["record_key"]) not in stored]
+                added += insert_ignore(conn, table, batch)
         result.added[name] = added
         result.skipped[name] = total - added
     result.projects = sorted(bundle.owners)
     return result
+
+
+def _keyless_snapshots(conn: Connection) -> set[tuple[str, str]]:
+    """The keys of the posterior snapshots the original wrote (it records no key), so that
+    importing an export of them adds nothing twice."""
+    import sqlalchemy as sa
+
+    from buildlog.backends.rows import from_row
+    from buildlog.merge import snapshot_key
+    from buildlog.models import posterior_snapshots
+    from buildlog.records import PosteriorSnapshot
+
+    rows = conn.execute(
+        sa.select(posterior_snapshots).where(posterior_snapshots.c.record_key.is_(None))
+    ).mappings()
+    return {(row["project_id"], snapshot_key(from_row(PosteriorSnapshot, row))) for row in rows}
