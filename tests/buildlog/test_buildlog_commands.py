@@ -339,3 +339,75 @@ def test_experiment_metrics_and_report(project: Path) -> None:
     assert "logic: 2 mistakes (1 repeats, 50%)" in ok(project, "experiment", "report").stdout
     missing = run(project, "experiment", "metrics", "--session", "nope")
     assert (missing.exit_code, missing.stderr) == (1, "Error: session not found: nope\n")
+
+
+def _store_rules(project: Path) -> None:
+    import sqlalchemy as sa
+
+    from buildlog.backends.resolve import resolve_backend
+    from buildlog.backends.sqlite import SQLiteBackend
+    from buildlog.models import metadata
+
+    backend = resolve_backend(project).backend
+    assert isinstance(backend, SQLiteBackend)
+    now = "2026-02-01T00:00:00.000Z"
+    with backend.engine.begin() as conn:
+        for number, (persona, rule) in enumerate(
+            [("karen", "Check input"), ("karen", "Escape output"), ("zed", "Pin versions")]
+        ):
+            conn.execute(
+                sa.insert(metadata.tables["gauntlet_rules"]).values(
+                    rule_id=f"{persona}:{number}", persona=persona, rule=rule,
+                    category="security", tags='["web"]', version=2, created_at=now,
+                    updated_at=now,
+                )
+            )  # fmt: skip
+    backend.close()
+
+
+def test_gauntlet_rules_and_credits(project: Path, tmp_path: Path) -> None:
+    import csv
+    import io
+
+    empty = json.loads(ok(project, "gauntlet", "list", "--json").stdout)
+    assert empty == {"personas": {}, "total_rules": 0, "error": "No rules found"}
+    missing = run(project, "gauntlet", "rules")
+    assert (missing.exit_code, missing.stderr) == (
+        1,
+        "Error: no gauntlet rules found; import a seed file first\n",
+    )
+    _store_rules(project)
+    listed = json.loads(ok(project, "gauntlet", "list", "--json").stdout)
+    assert listed["total_rules"] == 3
+    assert listed["personas"]["karen"] == {
+        "description": "Custom persona",
+        "rules_count": 2,
+        "version": 2,
+    }
+    rows = list(csv.DictReader(io.StringIO(ok(project, "gauntlet", "rules", "--format",
+                                              "csv").stdout)))  # fmt: skip
+    assert [(r["persona"], r["rule"], r["tags"]) for r in rows] == [
+        ("karen", "Check input", '["web"]'),
+        ("karen", "Escape output", '["web"]'),
+        ("zed", "Pin versions", '["web"]'),
+    ]
+    only = json.loads(ok(project, "gauntlet", "rules", "-p", "zed", "--format", "json").stdout)
+    assert list(only) == ["zed"]
+    unknown = run(project, "gauntlet", "rules", "-p", "nobody")
+    assert unknown.stderr == "Error: unknown persona 'nobody'; known: karen, zed\n"
+    written = tmp_path / "rules.md"
+    assert ok(project, "gauntlet", "rules", "--format", "markdown", "-o", str(written)).stdout == (
+        f"Wrote 3 rules to {written}\n"
+    )
+    assert written.read_text().startswith("# Review Gauntlet Rules\n")
+    (tmp_path / "a-file").write_text("")
+    nowhere = run(project, "gauntlet", "rules", "-o", str(tmp_path / "a-file" / "x.yaml"))
+    assert nowhere.exit_code == 1
+    assert nowhere.stderr.startswith("Error: cannot write ")
+    credit = json.loads(ok(project, "gauntlet", "credit", "wf-2", "sk-1", "wf-2", "--json").stdout)
+    assert (credit["iteration"], credit["rules"]) == (1, ["sk-1", "wf-2"])
+    reward = json.loads(ok(project, "reward", "accepted", "--json").stdout)
+    assert reward["rules_active"] == ["sk-1", "wf-2"]
+    blank = run(project, "gauntlet", "credit", " ")
+    assert (blank.exit_code, blank.stderr) == (1, "Error: rule id must not be empty\n")
+    assert len(json.loads(ok(project, "gauntlet", "credits", "--json").stdout)) == 1

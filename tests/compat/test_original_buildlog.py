@@ -181,6 +181,32 @@ def test_experiment_metrics_and_report_equal_the_originals(tools: Tools, tmp_pat
     }
 
 
+def test_gauntlet_rules_and_credits_equal_the_originals(tools: Tools, tmp_path: Path) -> None:
+    project = _repo(tmp_path / "widgets", "https://github.com/acme/widgets.git", tools.env)
+    _original_writes_legacy_files(tools, project)
+    tools.original(project, "migrate")
+    # Its first look at the rules imports its bundled seed files into the shared database.
+    tools.original(project, "gauntlet", "list")
+    for args in (
+        ["gauntlet", "list", "--json"],
+        ["gauntlet", "list"],
+        ["gauntlet", "rules"],
+        ["gauntlet", "rules", "--format", "json"],
+        ["gauntlet", "rules", "--format", "markdown"],
+        ["gauntlet", "rules", "-p", "security_karen", "--format", "json"],
+    ):
+        assert tools.ours(project, *args).stdout == tools.original(project, *args).stdout, args
+    assert json.loads(tools.ours(project, "gauntlet", "list", "--json").stdout)["total_rules"]
+    # A credit ours records is what the original's reward without --rules credits.
+    tools.ours(project, "gauntlet", "credit", "wf-2", "sk-1", "--iteration", "2")
+    tools.original(project, "reward", "accepted", "-n", "credited")
+    rewards = json.loads(tools.ours(project, "rewards", "--format", "json").stdout)
+    (credited,) = [r for r in rewards if r["notes"] == "credited"]
+    assert credited["rules_active"] == ["sk-1", "wf-2"]
+    credits = json.loads(tools.ours(project, "gauntlet", "credits", "--json").stdout)
+    assert [(c["iteration"], c["rules"]) for c in credits] == [(2, ["sk-1", "wf-2"])]
+
+
 def _lines(path: Path) -> list[dict[str, object]]:
     if not path.exists():
         return []

@@ -14,6 +14,7 @@ import click
 from buildlog import __version__
 from buildlog.cli.admin import db, export_cmd, import_cmd, info, migrate, projects
 from buildlog.cli.common import CliState
+from buildlog.cli.gauntlet import gauntlet
 from buildlog.cli.recording import (
     bandit,
     experiment,
@@ -74,6 +75,7 @@ for _command in (
     reject,
     skills,
     bandit,
+    gauntlet,
 ):
     cli.add_command(_command)
 
