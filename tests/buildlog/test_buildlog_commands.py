@@ -411,3 +411,87 @@ def test_gauntlet_rules_and_credits(project: Path, tmp_path: Path) -> None:
     blank = run(project, "gauntlet", "credit", " ")
     assert (blank.exit_code, blank.stderr) == (1, "Error: rule id must not be empty\n")
     assert len(json.loads(ok(project, "gauntlet", "credits", "--json").stdout)) == 1
+
+
+def test_import_seed(project: Path, tmp_path: Path) -> None:
+    seed = tmp_path / "upstream.yaml"
+    rule = "persona: up\nversion: {v}\nrules:\n  - rule: Check input\n    category: security\n"
+    rule += '    provenance: {{graph_version: "{g}"}}\n'
+    added = ok(project, "learning", "add", "--rule", "Check input", "--category", "security",
+               "--severity", "major", "--source", "s", "--json")  # fmt: skip
+    skill = json.loads(added.stdout)
+    ok(project, "bandit", "update", "general", skill["id"], "--success")
+    ok(project, "bandit", "update", "general", skill["id"], "--success")
+    for version, graph in ((1, "a"), (2, "b"), (2, "b")):
+        seed.write_text(rule.format(v=version, g=graph))
+        ok(project, "import-seed", str(seed))
+    arms = json.loads(ok(project, "bandit", "show", "--format", "json").stdout)
+    # alpha 3 decayed once (the second run of the same file decays nothing more).
+    assert [(a["rule_id"], a["alpha"]) for a in arms] == [(skill["id"], 2.0)]
+    listed = json.loads(ok(project, "gauntlet", "rules", "--format", "json").stdout)
+    assert listed == {
+        "up": {"version": 2, "rules": [{"rule": "Check input", "category": "security",
+               "context": "", "antipattern": "", "rationale": "", "tags": [],
+               "references": []}]}
+    }  # fmt: skip
+    assert (project / ".buildlog" / "seeds" / "upstream.yaml").read_text() == seed.read_text()
+    missing = run(project, "import-seed", str(tmp_path / "nope.yaml"))
+    assert (missing.exit_code, missing.stderr) == (
+        1,
+        f"Error: seed file not found: {tmp_path / 'nope.yaml'}\n",
+    )
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules: 3\n")
+    refused = run(project, "import-seed", str(bad))
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(f"Error: {bad}: not a seed file: 'rules' must be a list")
+    assert not (project / ".buildlog" / "seeds" / "bad.yaml").exists()
+
+
+def test_ingest_seeds_reads_the_sources_of_interop_yaml(project: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"  # the isolated HOME of the buildlog tests
+    (home / ".buildlog").mkdir(parents=True, exist_ok=True)
+    drop = tmp_path / "drop"
+    (drop / "pending").mkdir(parents=True)
+    (home / ".buildlog" / "interop.yaml").write_text(
+        "sources:\n"
+        f"  - {{name: team, pending_dir: {drop / 'pending'}, processed_dir: {drop / 'done'},\n"
+        f"     failed_dir: {drop / 'failed'}}}\n"
+        "max_rules_per_file: 1\n"
+    )
+    seed = "persona: team\nrules:\n  - rule: One\n"
+    (drop / "pending" / "one.yaml").write_text(seed)
+    (drop / "pending" / "two.yaml").write_text(seed + "  - rule: Two\n")
+    assert json.loads(ok(project, "ingest-seeds", "--source", "other", "--json").stdout) == []
+    (report,) = json.loads(ok(project, "ingest-seeds", "--json").stdout)
+    assert (report["source"], report["ingested"], report["failed"]) == ("team", 1, 1)
+    assert report["files"][1]["error"] == "Too many rules: 2 (max 1)"
+    assert sorted(p.name for p in (drop / "failed").iterdir()) == ["two.yaml", "two.yaml.error"]
+    assert [p.name for p in (drop / "done").iterdir()] == ["one.yaml"]
+    again = ok(project, "ingest-seeds").stdout
+    assert again == "No pending files\n"
+    rules = json.loads(ok(project, "gauntlet", "rules", "--format", "json").stdout)
+    assert [r["rule"] for r in rules["team"]["rules"]] == ["One"]
+
+
+def test_overview(project: Path) -> None:
+    import csv
+    import io
+
+    ok(project, "reward", "accepted")
+    ok(project, "experiment", "start")
+    data = json.loads(ok(project, "overview", "--json").stdout)
+    assert (data["initialized"], data["entries"], data["skills"]) == (
+        False,
+        0,
+        {"promoted": 0, "rejected": 0},
+    )
+    assert data["active_session"].startswith("session-")
+    assert data["records"] == {
+        "rewards": 1, "sessions": 0, "mistakes": 0, "learnings": 0, "bandit_arms": 0,
+    }  # fmt: skip
+    (project / "buildlog").mkdir()
+    (project / "buildlog" / "2026-02-01-first.md").write_text("# entry\n")
+    (row,) = csv.DictReader(io.StringIO(ok(project, "overview", "--format", "csv").stdout))
+    assert (row["initialized"], row["entries"], row["records.rewards"]) == ("True", "1", "1")
+    assert "Rewards:     1" in ok(project, "overview").stdout

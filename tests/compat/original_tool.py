@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from filelock import FileLock
@@ -52,6 +52,7 @@ class Tools:
 
     home: Path
     original_python: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
@@ -59,6 +60,7 @@ class Tools:
         env.update(HOME=str(self.home), GIT_CONFIG_NOSYSTEM="1", PYTHONWARNINGS="ignore")
         env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@e")
         env.update(GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@e")
+        env.update(self.extra_env)
         return env
 
     @property

@@ -3,6 +3,7 @@ same home folder: the same ids, the same rows, exports that read both ways."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sqlite3
@@ -205,6 +206,107 @@ def test_gauntlet_rules_and_credits_equal_the_originals(tools: Tools, tmp_path: 
     assert credited["rules_active"] == ["sk-1", "wf-2"]
     credits = json.loads(tools.ours(project, "gauntlet", "credits", "--json").stdout)
     assert [(c["iteration"], c["rules"]) for c in credits] == [(2, ["sk-1", "wf-2"])]
+
+
+_SEED = """persona: upstream
+version: {version}
+rules:
+  - rule: "Validate every input"
+    category: security
+    provenance: {{source_id: q-1, graph_version: "{graph}"}}
+  - rule: "Keep functions short"
+    category: architectural
+"""
+
+
+def _arms(database: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(database) as conn:
+        return conn.execute(
+            "SELECT context, rule_id, alpha, beta FROM bandit_arms ORDER BY context, rule_id"
+        ).fetchall()
+
+
+def test_import_seed_decays_arms_as_the_original_does(tools: Tools, tmp_path: Path) -> None:
+    """Both tools, each in a home of its own: the same imports give the same arms, output."""
+    skill = "sk-" + hashlib.sha256(b"validate every input").hexdigest()[:10]
+    other = Tools(tmp_path / "home-ours", tools.original_python)
+    other.home.mkdir()
+    # Its own bandit, which keeps arms in the database (its default learner is external).
+    tools.extra_env["BUILDLOG_LEARNING_BACKEND"] = "builtin"
+    results = []
+    for run, home in ((tools.original, tools), (other.ours, other)):
+        project = _repo(home.home / "widgets", "https://github.com/acme/widgets.git", home.env)
+        if home is tools:  # the original needs its folder, and a database to write arms to
+            run(project, "init", "--defaults", "--no-mcp", "--no-hooks", "--no-claude-md")
+            run(project, "migrate")
+        run(project, "reward", "accepted", "--rules", skill)
+        run(project, "reward", "accepted", "--rules", skill)
+        outputs = []
+        for version, graph in ((1, "1"), (1, "1"), (2, "2")):
+            seed = project / "incoming" / "upstream.yaml"
+            seed.parent.mkdir(exist_ok=True)
+            seed.write_text(_SEED.format(version=version, graph=graph))
+            done = json.loads(run(project, "import-seed", str(seed), "--json").stdout)
+            outputs.append(
+                {k: v for k, v in done.items() if k not in ("target_path", "rules_stored")}
+            )
+        copied = (project / ".buildlog" / "seeds" / "upstream.yaml").read_text()
+        results.append((outputs, _arms(home.database), copied))
+    theirs, ours = results
+    assert ours == theirs
+    assert ours[0][2]["version_changed"] is True
+    assert ours[1] == [("general", skill, 2.0, 1.0)]  # alpha 3 decayed to 1 + 2 * 0.5
+    # Ours keeps the imported rules in the database; the original reads them.
+    project = other.home / "widgets"
+    listed = json.loads(other.original(project, "gauntlet", "list", "--json").stdout)
+    assert listed["personas"]["upstream"]["rules_count"] == 2
+
+
+def _drop_times(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _drop_times(v) for k, v in value.items() if k != "timestamp"}
+    if isinstance(value, list):
+        return [_drop_times(item) for item in value]
+    return value
+
+
+def test_ingest_seeds_equals_the_originals(tools: Tools, tmp_path: Path) -> None:
+    """Pending files of every kind, both tools in homes of their own: the same report, the
+    same files in processed/ and failed/, the same .error files and signals."""
+    other = Tools(tmp_path / "home-ours", tools.original_python)
+    other.home.mkdir()
+    tools.extra_env["BUILDLOG_LEARNING_BACKEND"] = "builtin"
+    results = []
+    for run, home in ((tools.original, tools), (other.ours, other)):
+        project = _repo(home.home / "widgets", "https://github.com/acme/widgets.git", home.env)
+        if home is tools:
+            run(project, "init", "--defaults", "--no-mcp", "--no-hooks", "--no-claude-md")
+            run(project, "migrate")
+        seeds = home.home / ".qortex" / "seeds"
+        pending = seeds / "pending"
+        pending.mkdir(parents=True)
+        (pending / "good.yaml").write_text(_SEED.format(version=1, graph="1"))
+        (pending / "broken.yaml").write_text("rules: [1, 2]\n")
+        (pending / "bad name!.yaml").write_text(_SEED.format(version=1, graph="1"))
+        (pending / "link.yaml").symlink_to(pending / "good.yaml")
+        (pending / "notes.txt").write_text("not a seed")
+        report = json.loads(run(project, "ingest-seeds", "--json").stdout)
+        text = run(project, "ingest-seeds").stdout
+        folders = {name: sorted(p.name for p in (seeds / name).iterdir())
+                   for name in ("pending", "processed", "failed")}  # fmt: skip
+        error = json.loads((seeds / "failed" / "broken.yaml.error").read_text())
+        log = home.home / ".qortex" / "signals" / "projections.jsonl"
+        signals = [json.loads(line) for line in log.read_text().splitlines()]
+        results.append((report, text, folders, _drop_times(error), _drop_times(signals)))
+    theirs, ours = results
+    assert ours == theirs
+    assert ours[0][0]["ingested"] == 1
+    assert (
+        json.loads(other.ours(other.home / "widgets", "gauntlet", "list", "--json").stdout)[
+            "total_rules"
+        ]
+        == 2
+    )
 
 
 def _lines(path: Path) -> list[dict[str, object]]:

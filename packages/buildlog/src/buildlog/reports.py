@@ -7,13 +7,14 @@ The same numbers, keys and order as the original's ``buildlog experiment metrics
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from buildlog.backends.protocol import StorageBackend
 from buildlog.records import Mistake, Session
 from storage_core.errors import NotFound
 
-__all__ = ["experiment_report", "session_metrics"]
+__all__ = ["experiment_report", "overview", "session_metrics"]
 
 
 def _rate(repeated: int, total: int) -> float:
@@ -98,3 +99,30 @@ def _iso(stamp: str) -> str:
         return datetime.fromisoformat(stamp).isoformat()
     except ValueError:
         return stamp
+
+
+def overview(backend: StorageBackend, project_root: Path) -> dict[str, Any]:
+    """The project at a glance: the original's ``overview`` keys that storage knows
+    (``initialized``: a ``buildlog/`` folder exists; ``entries``: its dated journal entries;
+    promoted and rejected skills; the running session), and the number of records of each
+    kind, the bandit arms and the learnings."""
+    folder = project_root / "buildlog"
+    entries = sorted(folder.glob("20??-??-??-*.md")) if folder.is_dir() else []
+    promoted = len(backend.load_skill_decisions("promoted"))
+    rejected = len(backend.load_skill_decisions("rejected"))
+    active = backend.load_active_session()
+    return {
+        "initialized": folder.is_dir(),
+        "entries": len(entries),
+        "skills": {"promoted": promoted, "rejected": rejected},
+        "active_session": None if active is None else active.id,
+        "records": {
+            "rewards": backend.count_events("rewards"),
+            "sessions": backend.count_events("sessions"),
+            "mistakes": backend.count_events("mistakes"),
+            "learnings": len(backend.load_learnings()),
+            "bandit_arms": len(backend.load_bandit_state()),
+        },
+        "backend": backend.kind,
+        "project_id": backend.project_id,
+    }

@@ -25,7 +25,15 @@ from buildlog.identifiers import rule_id
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-__all__ = ["ORIGINS", "SeedRules", "database_rules_join", "find_seeds_dir", "load_rules_join"]
+__all__ = [
+    "ORIGINS",
+    "SeedRules",
+    "database_rules_join",
+    "find_seeds_dir",
+    "load_rules_join",
+    "read_seed",
+    "seed_version",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +92,26 @@ def _load_seed(path: Path) -> tuple[str, list[dict[str, Any]]]:
         if "provenance" in rule and not isinstance(rule["provenance"], dict):
             raise ValueError(f"provenance of rule {rule['rule']!r} must be a mapping")
     return str(document.get("persona") or "unknown"), rules
+
+
+def seed_version(path: Path) -> int:
+    """The ``version`` of a seed file (1 when missing or not a number), as the original reads
+    it; call after :func:`read_seed` accepted the file."""
+    import yaml
+
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    version = document.get("version", 1) if isinstance(document, dict) else 1
+    return version if isinstance(version, int) and not isinstance(version, bool) else 1
+
+
+def read_seed(path: Path) -> tuple[str, list[dict[str, Any]]]:
+    """The persona and the rules of a seed file, validated as the original validates them.
+
+    Raises:
+        ValueError: not valid YAML, or not the seed file shape.
+        OSError: the file cannot be read.
+    """
+    return _load_seed(path)
 
 
 def _join_row(persona: str, rule: dict[str, Any], origin: str) -> dict[str, Any]:

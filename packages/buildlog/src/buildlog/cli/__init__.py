@@ -14,7 +14,7 @@ import click
 from buildlog import __version__
 from buildlog.cli.admin import db, export_cmd, import_cmd, info, migrate, projects
 from buildlog.cli.common import CliState
-from buildlog.cli.gauntlet import gauntlet
+from buildlog.cli.gauntlet import gauntlet, import_seed, ingest_seeds
 from buildlog.cli.recording import (
     bandit,
     experiment,
@@ -28,6 +28,7 @@ from buildlog.cli.recording import (
     sessions,
     skills,
 )
+from buildlog.cli.reports import overview  # also adds ``experiment metrics`` and ``report``
 from storage_core.cli_support import ErrorBoundaryGroup, debug_option
 
 __all__ = ["cli", "main"]
@@ -69,6 +70,7 @@ for _command in (
     experiment,
     sessions,
     mistakes,
+    overview,
     learning,
     learnings,
     promote,
@@ -76,6 +78,8 @@ for _command in (
     skills,
     bandit,
     gauntlet,
+    import_seed,
+    ingest_seeds,
 ):
     cli.add_command(_command)
 

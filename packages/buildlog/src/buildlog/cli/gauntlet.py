@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -13,7 +15,7 @@ from storage_core.cli_support import FORMATS, echo_json, json_option, output_for
 if TYPE_CHECKING:
     from buildlog.gauntlet import Persona
 
-__all__ = ["gauntlet"]
+__all__ = ["gauntlet", "import_seed", "ingest_seeds"]
 
 CREDIT_COLUMNS = ("timestamp", "iteration", "rules")
 RULE_COLUMNS = ("persona", "rule", "category", "context", "tags")
@@ -102,8 +104,6 @@ def gauntlet_rules(state: CliState, persona: str, fmt: str, output: str | None) 
     if output is None:
         click.echo(text)
         return
-    from pathlib import Path
-
     from storage_core.blobs.localfs import atomic_write
 
     try:
@@ -202,3 +202,83 @@ def gauntlet_credit(state: CliState, rules: tuple[str, ...], iteration: int, as_
     backend = resolve_sqlite(state, "gauntlet credit")
     credit = record_credit(backend.engine, backend.project_id, iteration, list(rules))
     emit(as_rows([credit])[0], CREDIT_COLUMNS, as_json=as_json)
+
+
+@click.command("import-seed")
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--target-dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Where to copy the seed file [default: .buildlog/seeds in the project].",
+)  # fmt: skip
+@click.option(
+    "--buildlog-dir", hidden=True,
+    help="Accepted for the original's scripts; the bandit arms are in the database.",
+)  # fmt: skip
+@json_option
+@pass_state
+def import_seed(
+    state: CliState,
+    source: Path,
+    target_dir: Path | None,
+    buildlog_dir: str | None,
+    as_json: bool,
+) -> None:
+    """Import a seed file of reviewer rules (e.g. from qortex): its rules go into the
+    database, the file into the seeds folder, and the bandit arms of rules whose upstream
+    graph_version changed are decayed."""
+    from buildlog.cli.common import resolve_sqlite
+    from buildlog.seed_import import import_seed_file
+
+    resolution = resolve(state)
+    backend = resolve_sqlite(state, "import-seed")
+    folder = target_dir or resolution.identity.path / ".buildlog" / "seeds"
+    result = import_seed_file(backend.engine, backend.project_id, source, folder)
+    if as_json or output_format() != "table":
+        emit(result.to_dict(), list(result.to_dict()), as_json=as_json)
+        return
+    click.echo(f"\u2713 {result.message}")
+    click.echo(f"  Target: {result.target_path}")
+    if result.version_changed:
+        click.echo(f"  Decayed: {result.decayed_rules} bandit arms")
+
+
+@click.command("ingest-seeds")
+@click.option("--source", "source_name", help="Only this source [default: every source].")
+@click.option(
+    "--buildlog-dir", hidden=True,
+    help="Accepted for the original's scripts; the bandit arms are in the database.",
+)  # fmt: skip
+@json_option
+@pass_state
+def ingest_seeds(
+    state: CliState, source_name: str | None, buildlog_dir: str | None, as_json: bool
+) -> None:
+    """Import the seed files producers left pending (sources in ~/.buildlog/interop.yaml,
+    default ~/.qortex/seeds/pending): imported ones move to processed/, invalid ones to
+    failed/ with a .error file beside them."""
+    from buildlog.cli.common import resolve_sqlite
+    from buildlog.seed_ingest import ingest_pending
+
+    resolution = resolve(state)
+    backend = resolve_sqlite(state, "ingest-seeds")
+    folder = resolution.identity.path / ".buildlog" / "seeds"
+    results = ingest_pending(backend.engine, backend.project_id, folder, source_name=source_name)
+    if as_json:
+        echo_json([result.to_dict() for result in results])
+        return
+    if output_format() != "table":
+        rows = [{"source": r.source, **asdict(f)} for r in results for f in r.files]
+        emit(rows, ("source", "file", "status", "persona", "rule_count", "error"), as_json=False)
+        return
+    icons = {"ingested": "\u2713", "failed": "\u2717", "skipped": "\u2298"}
+    for result in results:
+        click.echo(result.message)
+        for item in result.files:
+            line = f"  {icons[item.status]} {item.file}"
+            if item.persona:
+                line += f" ({item.persona}, {item.rule_count} rules)"
+            if item.error:
+                line += f" \u2014 {item.error}"
+            click.echo(line)
+    if not results:
+        click.echo("No sources configured.")

@@ -8,7 +8,7 @@ import click
 
 from buildlog.cli.common import CliState, as_rows, emit, pass_state, resolve
 from buildlog.errors import InvalidRecord
-from storage_core.cli_support import echo_json, json_option, output_format
+from storage_core.cli_support import json_option
 
 __all__ = [
     "bandit",
@@ -171,84 +171,6 @@ def experiment_log_mistake(
         resolve(state).backend, error_class=error_class, description=description, rule=rule
     )
     emit(as_rows([mistake])[0], MISTAKE_COLUMNS, as_json=as_json)
-
-
-@experiment.command("metrics")
-@click.option("--session", "-s", "session_id", help="One finished session [default: all].")
-@json_option
-@pass_state
-def experiment_metrics(state: CliState, session_id: str | None, as_json: bool) -> None:
-    """Show the mistakes, repeats and rule changes of a session, or of all sessions."""
-    from buildlog.reports import session_metrics
-
-    metrics = session_metrics(resolve(state).backend, session_id)
-    if as_json or output_format() != "table":
-        emit(metrics, list(metrics), as_json=as_json)
-        return
-    click.echo(f"Session Metrics: {metrics['session_id']}")
-    click.echo("=" * 40)
-    click.echo(f"Total mistakes:     {metrics['total_mistakes']}")
-    click.echo(f"Repeated mistakes:  {metrics['repeated_mistakes']}")
-    click.echo(f"Repeat rate:        {metrics['repeated_mistake_rate']:.1%}")
-    click.echo(f"Rules at start:     {metrics['rules_at_start']}")
-    click.echo(f"Rules at end:       {metrics['rules_at_end']}")
-    click.echo(f"Rules added:        {metrics['rules_added']:+d}")
-
-
-@experiment.command("report")
-@json_option
-@pass_state
-def experiment_report(state: CliState, as_json: bool) -> None:
-    """Report the repeat rate overall, per session and per error class (--format csv and
-    jsonl: one record per session)."""
-    from buildlog.reports import experiment_report as build_report
-
-    report = build_report(resolve(state).backend)
-    chosen = "json" if as_json else output_format()
-    if chosen == "json":
-        echo_json(report)
-        return
-    if chosen != "table":
-        emit(report["sessions"], _REPORT_COLUMNS, as_json=False)
-        return
-    summary = report["summary"]
-    click.echo("Experiment Report")
-    click.echo("=" * 50)
-    click.echo(f"Total sessions:         {summary['total_sessions']}")
-    click.echo(f"Total mistakes:         {summary['total_mistakes']}")
-    click.echo(f"Repeated mistakes:      {summary['total_repeated']}")
-    click.echo(f"Overall repeat rate:    {summary['overall_repeat_rate']:.1%}")
-    click.echo()
-    if report["sessions"]:
-        click.echo("Per-Session Breakdown")
-        click.echo("-" * 50)
-        for row in report["sessions"]:
-            click.echo(f"  {row['session_id']}")
-            click.echo(
-                f"    Mistakes: {row['total_mistakes']} ({row['repeated_mistakes']} repeats, "
-                f"{row['repeated_mistake_rate']:.0%})"
-            )
-            click.echo(f"    Rules added: {row['rules_added']:+d}")
-        click.echo()
-    if report["error_classes"]:
-        click.echo("Error Class Breakdown")
-        click.echo("-" * 50)
-        for name, counts in report["error_classes"].items():
-            rate = counts["repeated"] / counts["total"] if counts["total"] else 0
-            click.echo(
-                f"  {name}: {counts['total']} mistakes ({counts['repeated']} repeats, {rate:.0%})"
-            )
-
-
-_REPORT_COLUMNS = (
-    "session_id",
-    "started_at",
-    "error_class",
-    "total_mistakes",
-    "repeated_mistakes",
-    "repeated_mistake_rate",
-    "rules_added",
-)
 
 
 @click.group()
