@@ -47,3 +47,16 @@ def git_repo() -> Callable[[Path, str | None], Path]:
         return root
 
     return make
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The suites that run on both: the default SQLite file, and a new database of a real
+    PostgreSQL server through ``BUILDLOG_DB``. Returns the URL or path in use."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        monkeypatch.setenv("BUILDLOG_DB", url)
+        return url
+    import os
+
+    return os.environ["BUILDLOG_DB"]

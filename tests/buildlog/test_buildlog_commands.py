@@ -22,7 +22,7 @@ def ok(project: Path, *args: str) -> Result:
     return result
 
 
-def test_recording_flow(project: Path) -> None:
+def test_recording_flow(project: Path, database: str) -> None:
     # Skills the project knows (promote refuses others, as the original does).
     ok(project, "bandit", "update", "known", "arch-b0fcb62a1e", "--success")
     ok(project, "bandit", "update", "known", "wf-29c1110c75", "--success")
@@ -77,7 +77,7 @@ def test_recording_flow(project: Path) -> None:
     assert table[1].endswith("arch-b0fcb62a1e, wf-29c1110c75")
 
 
-def test_session_without_reward_gets_an_automatic_one(project: Path) -> None:
+def test_session_without_reward_gets_an_automatic_one(project: Path, database: str) -> None:
     ok(project, "experiment", "start")
     ended = ok(project, "experiment", "end")
     assert ended.stderr.startswith("buildlog: no reward in this session; logged rew-")
@@ -109,7 +109,7 @@ def test_errors_are_one_line(project: Path) -> None:
     )
 
 
-def test_learning_reinforcement_and_skills(project: Path) -> None:
+def test_learning_reinforcement_and_skills(project: Path, database: str) -> None:
     args = ("learning", "add", "--rule", "Write the failing test before the fix")
     args += ("--category", "workflow", "--severity", "major", "--source", "review:pr-1")
     first = ok(project, *args)
@@ -188,7 +188,7 @@ def test_migrate_reports_and_exit_status(project: Path) -> None:
     assert nothing.stdout == "nothing to migrate: no legacy files pending\n"
 
 
-def test_export_import_and_db_commands(project: Path, tmp_path: Path) -> None:
+def test_export_import_and_db_commands(project: Path, database: str, tmp_path: Path) -> None:
     ok(project, "reward", "accepted")
     out = tmp_path / "export"
     exported = json.loads(ok(project, "export", "-o", str(out), "--json").stdout)
@@ -308,7 +308,7 @@ def test_a_reward_without_rules_credits_the_latest_gauntlet_credit(
     assert given["rules_active"] == ["x:1"]
 
 
-def test_experiment_metrics_and_report(project: Path) -> None:
+def test_experiment_metrics_and_report(project: Path, database: str) -> None:
     import csv
     import io
 
@@ -365,7 +365,7 @@ def _store_rules(project: Path) -> None:
     backend.close()
 
 
-def test_gauntlet_rules_and_credits(project: Path, tmp_path: Path) -> None:
+def test_gauntlet_rules_and_credits(project: Path, database: str, tmp_path: Path) -> None:
     import csv
     import io
 
@@ -413,7 +413,7 @@ def test_gauntlet_rules_and_credits(project: Path, tmp_path: Path) -> None:
     assert len(json.loads(ok(project, "gauntlet", "credits", "--json").stdout)) == 1
 
 
-def test_import_seed(project: Path, tmp_path: Path) -> None:
+def test_import_seed(project: Path, database: str, tmp_path: Path) -> None:
     seed = tmp_path / "upstream.yaml"
     rule = "persona: up\nversion: {v}\nrules:\n  - rule: Check input\n    category: security\n"
     rule += '    provenance: {{graph_version: "{g}"}}\n'
@@ -448,7 +448,9 @@ def test_import_seed(project: Path, tmp_path: Path) -> None:
     assert not (project / ".buildlog" / "seeds" / "bad.yaml").exists()
 
 
-def test_ingest_seeds_reads_the_sources_of_interop_yaml(project: Path, tmp_path: Path) -> None:
+def test_ingest_seeds_reads_the_sources_of_interop_yaml(
+    project: Path, database: str, tmp_path: Path
+) -> None:
     home = tmp_path / "home"  # the isolated HOME of the buildlog tests
     (home / ".buildlog").mkdir(parents=True, exist_ok=True)
     drop = tmp_path / "drop"
@@ -474,7 +476,7 @@ def test_ingest_seeds_reads_the_sources_of_interop_yaml(project: Path, tmp_path:
     assert [r["rule"] for r in rules["team"]["rules"]] == ["One"]
 
 
-def test_overview(project: Path) -> None:
+def test_overview(project: Path, database: str) -> None:
     import csv
     import io
 

@@ -38,13 +38,16 @@ def store(db_path: Path) -> Iterator[Store]:
         yield opened
 
 
-@pytest.fixture(params=["duckdb", "sqlite"])
+@pytest.fixture(params=["duckdb", "sqlite", "postgresql"])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A store on a new DuckDB file and on a new SQLite file: the portable paths."""
+    """A store on a new DuckDB file, a new SQLite file and a new database of a real
+    PostgreSQL server: the portable paths."""
     if request.param == "duckdb":
         opened = diary.open(tmp_path / "diary.db")
-    else:
+    elif request.param == "sqlite":
         opened = diary.open(url=f"sqlite:///{tmp_path / 'diary.sqlite'}")
+    else:
+        opened = diary.open(url=request.getfixturevalue("postgres_url"))
     with opened:
         yield opened
 

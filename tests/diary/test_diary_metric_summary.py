@@ -49,13 +49,23 @@ def maintained_and_computed(store: Store) -> tuple[list[Any], list[Any]]:
     return maintained, computed
 
 
-def _open(tmp_path: Path, engine: str, writer: str, buffered: bool = True) -> Store:
+def _open(
+    tmp_path: Path, engine: str, writer: str, buffered: bool = True, url: str | None = None
+) -> Store:
     if engine == "sqlite":
         return diary.open(url=f"sqlite:///{tmp_path / 's.sqlite'}", buffered=buffered)
+    if engine == "postgresql":
+        return diary.open(url=url, buffered=buffered)
     return diary.open(tmp_path / "d.duckdb", buffered=buffered, metric_writer=writer)
 
 
-WRITERS = [("duckdb", "arrow"), ("duckdb", "appender"), ("duckdb", "core"), ("sqlite", "core")]
+WRITERS = [
+    ("duckdb", "arrow"),
+    ("duckdb", "appender"),
+    ("duckdb", "core"),
+    ("sqlite", "core"),
+    ("postgresql", "core"),
+]
 
 # An operation: (kind, iteration index, key, values, step)
 # Mostly a few values, so that equal steps and equal values are common.
@@ -106,13 +116,16 @@ def _apply(store: Store, iterations: list[UUID], operation: tuple[Any, ...], nan
 @given(operations=st.lists(_operation, min_size=1, max_size=12))
 def test_the_summary_rows_equal_the_points_after_any_writes(
     tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
     engine: str,
     writer: str,
     buffered: bool,
     operations: list[tuple[Any, ...]],
 ) -> None:
     folder = tmp_path_factory.mktemp("summary")
-    with _open(folder, engine, writer, buffered) as store:
+    # One PostgreSQL database for every example: the comparison covers whatever is stored.
+    url = request.getfixturevalue("postgres_url") if engine == "postgresql" else None
+    with _open(folder, engine, writer, buffered, url) as store:
         project = store.get_or_create_project("p")
         experiment = store.get_or_create_experiment(project.id, "e")
         iterations = [store.create_iteration(experiment.id, snapshot=False).id for _ in range(3)]
@@ -125,9 +138,10 @@ def test_the_summary_rows_equal_the_points_after_any_writes(
 @pytest.mark.parametrize(("engine", "writer"), WRITERS)
 @pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "durable"])
 def test_on_an_equal_step_the_later_point_is_last(
-    tmp_path: Path, engine: str, writer: str, buffered: bool
+    tmp_path: Path, request: pytest.FixtureRequest, engine: str, writer: str, buffered: bool
 ) -> None:
-    with _open(tmp_path, engine, writer, buffered) as store:
+    url = request.getfixturevalue("postgres_url") if engine == "postgresql" else None
+    with _open(tmp_path, engine, writer, buffered, url) as store:
         project = store.create_project("p")
         experiment = store.create_experiment(project.id, "e")
         iteration = store.create_iteration(experiment.id, snapshot=False).id
@@ -172,12 +186,19 @@ def test_a_new_process_continues_the_steps_from_the_summary(tmp_path: Path) -> N
     assert maintained == computed
 
 
-@pytest.mark.parametrize("dialect", ["duckdb", "sqlite"])
-def test_the_upgrade_fills_the_summaries_from_stored_points(tmp_path: Path, dialect: str) -> None:
+@pytest.mark.parametrize("dialect", ["duckdb", "sqlite", "postgresql"])
+def test_the_upgrade_fills_the_summaries_from_stored_points(
+    tmp_path: Path, request: pytest.FixtureRequest, dialect: str
+) -> None:
+    url = None
     if dialect == "duckdb":
         engine = create_duckdb_engine(tmp_path / "old.duckdb")
-    else:
+    elif dialect == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.sqlite'}"
         engine = create_sqlite_engine(tmp_path / "old.sqlite")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        engine = sa.create_engine(url)
     env = schema_environment()
     upgrade(engine, env, "0004_environment")
     project, experiment = uuid4(), uuid4()
@@ -209,7 +230,6 @@ def test_the_upgrade_fills_the_summaries_from_stored_points(tmp_path: Path, dial
         conn.execute(sa.insert(m.metric), [dict(zip(names, p, strict=True)) for p in points])
     upgrade(engine, env)
     engine.dispose()
-    url = f"sqlite:///{tmp_path / 'old.sqlite'}" if dialect == "sqlite" else None
     with diary.open(url=url) if url else diary.open(tmp_path / "old.duckdb") as store:
         maintained, computed = maintained_and_computed(store)
         assert maintained == computed

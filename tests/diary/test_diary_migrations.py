@@ -157,14 +157,18 @@ def test_migrations_match_models_on_sqlite(tmp_path: Path) -> None:
     created.dispose()
 
 
-@pytest.mark.parametrize("dialect", ["duckdb", "sqlite"])
-def test_empty_to_head_and_down_to_base(tmp_path: Path, dialect: str) -> None:
+@pytest.mark.parametrize("dialect", ["duckdb", "sqlite", "postgresql"])
+def test_empty_to_head_and_down_to_base(
+    tmp_path: Path, request: pytest.FixtureRequest, dialect: str
+) -> None:
     from alembic import command
 
     if dialect == "duckdb":
         engine = create_duckdb_engine(tmp_path / "d.db")
-    else:
+    elif dialect == "sqlite":
         engine = create_sqlite_engine(tmp_path / "d.sqlite")
+    else:
+        engine = sa.create_engine(request.getfixturevalue("postgres_url"))
     env = schema_environment()
     assert current_revision(engine, env) is None
     upgrade(engine, env)

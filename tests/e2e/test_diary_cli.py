@@ -101,3 +101,29 @@ def test_a_training_process_and_the_cli_at_once(env: dict[str, str]) -> None:
     assert [p["value"] for p in cli_points] == [float(v) for v in range(8)]
     status = json.loads(diary(env, "iteration", "show", training, "--json").stdout)["status"]
     assert status == "succeeded"
+
+
+def test_the_command_line_on_a_postgresql_server(postgres_url: str) -> None:
+    """Every step through DEARDIARY_DB_URL, against a real PostgreSQL server."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DEARDIARY_")}
+    env = {**clean, "DEARDIARY_DB_URL": postgres_url}
+    diary(env, "project", "create", "team")
+    experiment = diary(env, "experiment", "create", "team", "sweep").stdout.strip()
+    iteration = diary(env, "iteration", "start", experiment).stdout.strip()
+    diary(env, "log", "param", iteration[:8], "lr", "0.1")
+    for value in ("0.9", "0.4"):
+        diary(env, "log", "metric", iteration[:8], "loss", value)
+    diary(env, "iteration", "end", iteration)
+    found = json.loads(diary(env, "iteration", "search", "metrics.loss < 0.5", "--json").stdout)
+    assert [(row["id"], row["params.lr"], row["metrics.loss"]) for row in found] == [
+        (iteration, "0.1", 0.4)
+    ]
+    history = diary(env, "metric", "history", iteration, "loss", "--format", "csv").stdout
+    assert [line.split(",")[:2] for line in history.splitlines()[1:]] == [
+        ["0", "0.9"],
+        ["1", "0.4"],
+    ]
+    assert diary(env, "db", "current").stdout.strip() == "0005_metric_summary"
+    shown = diary(env, "config").stdout
+    assert "postgres@" in shown  # no password: none is shown, not "***"
+    assert ":***@" not in shown

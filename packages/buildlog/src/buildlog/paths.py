@@ -64,9 +64,9 @@ class DatabaseLocation:
         """The path for files, else the URL with any password masked."""
         if self.path is not None:
             return str(self.path)
-        from sqlalchemy.engine import make_url
+        from storage_core.database.targets import display_url
 
-        return make_url(self.url).render_as_string(hide_password=True)
+        return display_url(self.url)
 
 
 def buildlog_home(environ: Mapping[str, str] | None = None) -> Path:

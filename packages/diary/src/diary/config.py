@@ -113,12 +113,12 @@ class Settings:
         """A short human description of the database location (a path or a URL without password)."""
         if not self.db_url:
             return str(self.db_file)
-        scheme, sep, rest = self.db_url.partition("://")
-        if sep and "@" in rest.split("/", 1)[0]:
-            credentials, _, host = rest.partition("@")
-            user = credentials.split(":", 1)[0]
-            return f"{scheme}://{user}:***@{host}"
-        return self.db_url
+        from storage_core.database.targets import display_url
+
+        try:
+            return display_url(self.db_url)
+        except ValueError:  # not a URL SQLAlchemy parses: say nothing of what follows a scheme
+            return self.db_url.split("://", 1)[0] + "://..."
 
 
 #: Every DEARDIARY_* variable diary reads.

@@ -23,6 +23,7 @@ from diary.store.tags import insert_tags
 from diary.store.tracking import TrackingMixin
 from diary.values import check_text
 from storage_core.database.statements import (
+    count_inserted,
     insert_skipping_duplicates,
     supports_skipping_duplicates,
 )
@@ -153,7 +154,9 @@ class IterationsMixin(TrackingMixin, ExperimentsMixin):
                 _store_environment(conn, env, record.created_at)
             # One statement inserts the row and checks its parents (the application's foreign
             # key check on DuckDB): it inserts nothing when one is missing.
-            inserted = conn.execute(_insert_iteration(record, environment)).rowcount
+            inserted = count_inserted(
+                conn, _insert_iteration(record, environment), m.iteration.c.id
+            )
             if inserted != 1:
                 self._refuse_iteration(conn, experiment_id, parent)
             insert_tags(conn, "iteration", record.id, tags, record.created_at)

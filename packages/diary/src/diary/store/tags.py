@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from diary import models as m
 from diary.errors import InvalidValue
 from diary.store.base import IdLike, StoreBase, as_uuid, require_text
+from storage_core.database.statements import count_inserted
 
 __all__ = ["TagKind", "TagsMixin", "insert_tags"]
 
@@ -41,7 +42,8 @@ def insert_tags(
     owner_column = table.c[f"{kind}_id"]
     if len(wanted) == 1:
         # One statement: insert unless the owner has the tag already.
-        inserted = conn.execute(_insert_new_tag(kind, table, owner, wanted[0], now)).rowcount
+        statement = _insert_new_tag(kind, table, owner, wanted[0], now)
+        inserted = count_inserted(conn, statement, table.c.tag)
         return wanted if inserted else []
     existing = set(
         conn.execute(

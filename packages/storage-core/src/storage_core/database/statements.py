@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["insert_skipping_duplicates", "supports_skipping_duplicates"]
+__all__ = ["count_inserted", "insert_skipping_duplicates", "supports_skipping_duplicates"]
 
 # DuckDB's dialect compiles PostgreSQL's constructs, and DuckDB accepts ON CONFLICT.
 _POSTGRES_LIKE = ("postgresql", "duckdb")
@@ -39,3 +39,14 @@ def insert_skipping_duplicates(conn: Connection, table: sa.Table) -> Any:
 
         return sqlite_insert(table).on_conflict_do_nothing()
     raise NotImplementedError(f"no INSERT ... ON CONFLICT DO NOTHING on {name}")
+
+
+def count_inserted(conn: Connection, statement: sa.Insert, key: sa.ColumnElement[Any]) -> int:
+    """Run an INSERT and return how many rows it wrote.
+
+    SQLAlchemy reports -1 as the row count of an INSERT on psycopg; there the statement
+    returns ``key`` of each row it wrote instead, and those are counted.
+    """
+    if conn.dialect.name == "postgresql":
+        return len(conn.execute(statement.returning(key)).all())
+    return int(conn.execute(statement).rowcount)

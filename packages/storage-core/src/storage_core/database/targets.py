@@ -21,6 +21,7 @@ from storage_core.errors import ForeignDatabase, NotFound
 __all__ = [
     "check_kind",
     "database_path",
+    "display_url",
     "duckdb_url",
     "prepare_dir",
     "resolve_target",
@@ -36,6 +37,16 @@ def sqlite_url(path: str | os.PathLike[str]) -> str:
 def duckdb_url(path: str | os.PathLike[str]) -> str:
     """The SQLAlchemy URL of a DuckDB file (made absolute so every process agrees on it)."""
     return URL.create("duckdb", database=str(Path(path).expanduser().absolute())).render_as_string()
+
+
+def display_url(url: str | URL) -> str:
+    """A database URL as it may be shown: a password masked as ``***``, and a URL without one
+    (``postgresql://postgres@/db``, or an empty one as ``postgres:@``) shown without ``***``,
+    so nobody goes looking for a password that is not there."""
+    parsed = make_url(url)
+    if not parsed.password:
+        return parsed._replace(password=None).render_as_string(hide_password=False)
+    return parsed.render_as_string(hide_password=True)
 
 
 def database_path(url: str | URL) -> Path | None:
