@@ -259,6 +259,8 @@ def _translate_errors(engine: Engine, where: str) -> None:
 
 def _adopt(conn: Connection) -> str | None:
     """ensure_schema's hook: the revision to stamp on an original buildlog database."""
+    if conn.dialect.name != "sqlite":
+        return None  # the original writes SQLite files only
     where = str(conn.engine.url.database)
 
     def query(sql: str) -> Sequence[Sequence[Any]]:

@@ -1,8 +1,8 @@
 """First use of a database: create it, or back it up and upgrade it, or refuse, under a lock.
 
 :func:`ensure_schema` is what a library calls when it opens a database. At the head it costs one
-query and imports no alembic. Otherwise a file lock next to the database serialises processes
-doing their first use at the same moment, and an empty database is created from the
+query and imports no alembic. Otherwise a file lock next to the database (on PostgreSQL an
+advisory lock) serialises processes doing their first use at the same moment, and an empty database is created from the
 environment's schema snapshot (:mod:`storage_core.schema.snapshot`) when it has one for the
 engine at head: one transaction, no alembic.
 """
@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,11 +56,17 @@ _THREAD_LOCKS_GUARD = threading.Lock()
 
 
 @contextlib.contextmanager
-def _first_use_lock(engine: Engine, timeout: float) -> Iterator[None]:
+def _first_use_lock(engine: Engine, timeout: float, name: str) -> Iterator[None]:
     """Serialise schema work with the database's ``<db>.lock`` (see storage_core.database.locks).
 
-    Server databases get no file lock: alembic's transactions are all they have.
+    On PostgreSQL, where machines share no file, a session advisory lock keyed by ``name`` (the
+    package's version table) does it. Other server databases get no lock: alembic's
+    transactions are all they have.
     """
+    if engine.dialect.name == "postgresql":
+        with _advisory_lock(engine, timeout, name):
+            yield
+        return
     path = database_path(engine.url)
     if path is None:
         yield
@@ -80,6 +87,23 @@ def _first_use_lock(engine: Engine, timeout: float) -> Iterator[None]:
             release_database_lock(path)
     finally:
         thread_lock.release()
+
+
+@contextlib.contextmanager
+def _advisory_lock(engine: Engine, timeout: float, name: str) -> Iterator[None]:
+    """PostgreSQL's session advisory lock ``hashtext(name)``, waited for up to ``timeout``
+    seconds, on a connection of its own that holds it while the schema work runs."""
+    deadline = time.monotonic() + timeout
+    key = sa.func.hashtext(f"storage_core.schema:{name}")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        while not conn.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar():
+            if time.monotonic() >= deadline:
+                raise DatabaseLocked(describe(engine), None, timeout)
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
 
 
 def _backup_name(path: Path, revision: str | None) -> Path:
@@ -143,7 +167,7 @@ def ensure_schema(
             raise SchemaTooNew(where, current, head)
         if not auto_upgrade:
             raise SchemaOutOfDate(where, current, head)
-    with _first_use_lock(engine, lock_timeout):
+    with _first_use_lock(engine, lock_timeout, env.version_table):
         return _ensure_locked(engine, env, head, where, auto_upgrade, backup, adopt)
 
 
