@@ -3,8 +3,9 @@
 :func:`ensure_schema` is what a library calls when it opens a database. At the head it costs one
 query and imports no alembic. Otherwise a file lock next to the database (on PostgreSQL an
 advisory lock) serialises processes doing their first use at the same moment, and an empty
-database is created from the environment's schema snapshot (:mod:`storage_core.schema.snapshot`) when it has one for the
-engine at head: one transaction, no alembic.
+database is created from the environment's schema snapshot
+(:mod:`storage_core.schema.snapshot`) when it has one for the engine at head: one transaction,
+no alembic.
 """
 
 from __future__ import annotations
