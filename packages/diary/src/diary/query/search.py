@@ -110,9 +110,9 @@ class SearchResult(Sequence[dict[str, Any]]):
         Raises:
             StorageError: pyarrow is not installed.
         """
-        from diary.store.writers import _require_pyarrow
+        from diary.store.point_writers import require_pyarrow
 
-        pa = _require_pyarrow()
+        pa = require_pyarrow()
         columns = self.columns
         data = {name: [_arrow_value(row.get(name)) for row in self.rows] for name in columns}
         return pa.table(data) if self.rows else pa.table({name: [] for name in columns})

@@ -42,8 +42,8 @@ class Store(RunsMixin, RegistryMixin, TagsMixin):
         engine: the engine to use (default: built from the settings).
         buffered: buffer ``log_*`` calls (default) or write each call durably.
         metric_writer: how metric batches are written: ``auto`` (Arrow on DuckDB when
-            pyarrow is installed, else DuckDB's Appender; SQLAlchemy Core elsewhere) or one of
-            ``arrow``, ``appender``, ``core``.
+            pyarrow is installed, else DuckDB's Appender; COPY on PostgreSQL; SQLAlchemy Core
+            elsewhere) or one of ``arrow``, ``appender``, ``copy``, ``core``.
         prepare: create or upgrade the schema now (default).
     """
 

@@ -6,8 +6,10 @@ Metric points never go row by row through SQLAlchemy (about 5 s per 100,000 poin
   with one ``INSERT ... SELECT`` (about 0.05 s per 100,000 points);
 * ``appender`` (DuckDB without pyarrow): DuckDB's Appender (about 0.3 s per 100,000 points,
   most of it building Python datetimes);
-* ``core`` (every other database): one SQLAlchemy Core ``executemany``, which SQLite and
-  PostgreSQL drivers batch well.
+* ``copy`` (PostgreSQL): the points stream through ``COPY metric FROM STDIN`` (psycopg's
+  copy protocol), in the transaction of the batch;
+* ``core`` (every other database): one SQLAlchemy Core ``executemany``, which SQLite's driver
+  batches well.
 
 A small batch (a durable ``log_metric``, a flush of a few points) skips all of that on DuckDB:
 registering an Arrow table or creating an Appender costs ~1 ms, a prepared ``INSERT`` of a
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from array import array
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -35,7 +36,16 @@ from sqlalchemy.engine import Connection
 from diary import models as m
 from diary.errors import NotFound, ParameterConflict, StorageError
 from diary.store.buffer import Batch
-from diary.store.summaries import summarise, upsert_duckdb, upsert_from_view, upsert_portable
+from diary.store.point_writers import (
+    raw_connection,
+    require_pyarrow,
+    write_appender,
+    write_arrow,
+    write_copy,
+    write_core,
+    write_small_batch,
+)
+from diary.store.summaries import summarise, upsert_duckdb
 
 __all__ = [
     "CheckEveryKey",
@@ -46,15 +56,10 @@ __all__ = [
     "write_small",
 ]
 
-MetricWriter = Literal["auto", "arrow", "appender", "core"]
+MetricWriter = Literal["auto", "arrow", "appender", "copy", "core"]
 _CHUNK = 500
-_ARROW_VIEW = "diary_metric_batch"
 # Batches up to this many points go in with a prepared INSERT on DuckDB.
 SMALL_BATCH = 32
-_INSERT_SQL = (
-    "INSERT INTO metric (iteration_id, key, step, value, timestamp) "
-    "VALUES (?, ?, ?, ?, make_timestamp(?))"
-)
 
 
 def choose_writer(requested: MetricWriter, dialect: str) -> MetricWriter:
@@ -65,6 +70,8 @@ def choose_writer(requested: MetricWriter, dialect: str) -> MetricWriter:
             without pyarrow installed.
     """
     if requested == "auto":
+        if dialect == "postgresql":
+            return "copy"
         if dialect != "duckdb":
             return "core"
         # Look, don't import: pyarrow (and the numpy it loads) costs a CLI call 0.2 s, and it
@@ -75,19 +82,11 @@ def choose_writer(requested: MetricWriter, dialect: str) -> MetricWriter:
         return "arrow" if sys.byteorder == "little" else "appender"
     if requested in ("arrow", "appender") and dialect != "duckdb":
         raise StorageError(f"the {requested} metric writer needs DuckDB, not {dialect}")
+    if requested == "copy" and dialect != "postgresql":
+        raise StorageError(f"the copy metric writer needs PostgreSQL, not {dialect}")
     if requested == "arrow":
-        _require_pyarrow()
+        require_pyarrow()
     return requested
-
-
-def _require_pyarrow() -> Any:
-    try:
-        import pyarrow
-    except ImportError:
-        raise StorageError(
-            "pyarrow is not installed; install the extra: pip install 'deardiary-tracking[arrow]'"
-        ) from None
-    return pyarrow
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -126,7 +125,9 @@ def write_batch(
     for chunk in _chunks(list(wanted)):
         if duckdb:
             marks = ", ".join("?" for _ in chunk)
-            found = _raw(conn).execute(f"SELECT id FROM iteration WHERE id IN ({marks})", chunk)
+            found = raw_connection(conn).execute(
+                f"SELECT id FROM iteration WHERE id IN ({marks})", chunk
+            )
             stored.update(row[0] for row in found.fetchall())
         else:
             query = sa.select(m.iteration.c.id).where(m.iteration.c.id.in_(chunk))
@@ -144,13 +145,15 @@ def write_batch(
     refused = refused or conflict
     if batch.values:
         if duckdb and len(batch.values) <= SMALL_BATCH:
-            _write_small(conn, batch)
+            write_small_batch(conn, batch)
         elif writer == "arrow":
-            _write_arrow(conn, batch)
+            write_arrow(conn, batch)
         elif writer == "appender":
-            _write_appender(conn, batch)
+            write_appender(conn, batch)
+        elif writer == "copy":
+            write_copy(conn, batch)
         else:
-            _write_core(conn, batch)
+            write_core(conn, batch)
     return refused
 
 
@@ -199,7 +202,7 @@ def _write_new_params(conn: Connection, batch: Batch) -> None:
     for (iteration, key), (value, stamp) in items:
         params.extend((iteration, key, value, round(stamp * 1_000_000)))
     params.append(owner)
-    written = _raw(conn).execute(sql, params).fetchone()
+    written = raw_connection(conn).execute(sql, params).fetchone()
     if not written or written[0] != len(items):
         raise CheckEveryKey
 
@@ -230,7 +233,7 @@ def write_small(conn: Connection, batch: Batch) -> StorageError | None:
         round(batch.timestamps[0] * 1_000_000),
         iteration,
     ]
-    raw = _raw(conn)
+    raw = raw_connection(conn)
     raw.execute("BEGIN TRANSACTION")
     try:
         written = raw.execute(_ONE_POINT_SQL, params).fetchone()
@@ -318,99 +321,3 @@ def _conflict(batch: Batch, stored: dict[tuple[UUID, str], str]) -> ParameterCon
 
 def _aware(stamp: float) -> datetime:
     return datetime.fromtimestamp(stamp, UTC)
-
-
-def _write_core(conn: Connection, batch: Batch) -> None:
-    rows = [
-        {"iteration_id": i, "key": k, "step": s, "value": v, "timestamp": _aware(t)}
-        for i, k, s, v, t in batch.points()
-    ]
-    conn.execute(sa.insert(m.metric), rows)
-    upsert_portable(conn, summarise(batch))
-
-
-def _raw(conn: Connection) -> Any:
-    from storage_core.database import raw_duckdb_connection
-
-    return raw_duckdb_connection(conn)
-
-
-def _write_small(conn: Connection, batch: Batch) -> None:
-    """A few points through a prepared INSERT on the raw DuckDB connection."""
-    rows = [(i, k, s, v, round(t * 1_000_000)) for i, k, s, v, t in batch.points()]
-    raw = _raw(conn)
-    if len(rows) == 1:
-        raw.execute(_INSERT_SQL, rows[0])
-    else:
-        raw.executemany(_INSERT_SQL, rows)
-    upsert_duckdb(raw, summarise(batch))
-
-
-def _write_appender(conn: Connection, batch: Batch) -> None:
-    # The Appender takes naive datetimes as TIMESTAMP values; the column holds UTC.
-    from_timestamp = datetime.fromtimestamp
-    stamps = [from_timestamp(t, UTC).replace(tzinfo=None) for t in batch.timestamps]
-    raw = _raw(conn)
-    appender = raw.appender("metric", columns=["iteration_id", "key", "step", "value", "timestamp"])
-    appender.append_rows(
-        list(zip(batch.iteration_ids, batch.keys, batch.steps, batch.values, stamps, strict=True))
-    )
-    appender.flush()
-    upsert_duckdb(raw, summarise(batch))
-
-
-def _strings(pa: Any, items: Sequence[str]) -> Any:
-    """A small Arrow string array built from buffers (a dictionary's values)."""
-    encoded = [item.encode() for item in items]
-    offsets = array("i", [0])
-    for item in encoded:
-        offsets.append(offsets[-1] + len(item))
-    return pa.Array.from_buffers(
-        pa.string(), len(items), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
-    )
-
-
-def _dictionary(pa: Any, column: Sequence[Any]) -> Any:
-    """Dictionary-encode a column with few distinct values (iterations, keys)."""
-    codes = {value: index for index, value in enumerate(dict.fromkeys(column))}
-    indices = array("i", [codes[value] for value in column])
-    return pa.DictionaryArray.from_arrays(
-        pa.Array.from_buffers(pa.int32(), len(column), [None, pa.py_buffer(indices)]),
-        _strings(pa, [str(value) for value in codes]),
-    )
-
-
-def _write_arrow(conn: Connection, batch: Batch) -> None:
-    """Insert the points as an Arrow table built straight from buffers.
-
-    ``pyarrow.array()`` on Python lists imports pandas when it is installed (over a second);
-    building the arrays from ``array`` buffers avoids that and any per-value conversion.
-    """
-    pa = _require_pyarrow()
-    count = len(batch.values)
-
-    def numbers(kind: Any, code: str, values: Iterable[Any]) -> Any:
-        return pa.Array.from_buffers(kind, count, [None, pa.py_buffer(array(code, values))])
-
-    table = pa.table(
-        {
-            "iteration_id": _dictionary(pa, batch.iteration_ids),
-            "key": _dictionary(pa, batch.keys),
-            "step": numbers(pa.int64(), "q", batch.steps),
-            "value": numbers(pa.float64(), "d", batch.values),
-            "timestamp": numbers(
-                pa.timestamp("us"), "q", (round(t * 1_000_000) for t in batch.timestamps)
-            ),
-        }
-    )
-    raw = _raw(conn)
-    raw.register(_ARROW_VIEW, table)
-    try:
-        raw.execute(
-            f"INSERT INTO metric (iteration_id, key, step, value, timestamp) "
-            f"SELECT CAST(iteration_id AS UUID), CAST(key AS VARCHAR), step, value, timestamp "
-            f"FROM {_ARROW_VIEW}"
-        )
-        upsert_from_view(raw, _ARROW_VIEW)
-    finally:
-        raw.unregister(_ARROW_VIEW)
