@@ -157,3 +157,54 @@ def compact(as_json: bool) -> None:
         echo_json({key: value for key, value in result.items() if key != "summary"})
     else:
         click.echo(result["summary"])
+
+
+@db.command("copy")
+@click.option(
+    "--to", "target", required=True, metavar="URL|FILE",
+    help="The database to copy into: a SQLAlchemy URL (postgresql+psycopg://...) or a DuckDB "
+    "file; created or upgraded first.",
+)  # fmt: skip
+@json_option
+def copy(target: str, as_json: bool) -> None:
+    """Copy everything in the database (metadata and inline artifact bytes) into another
+    database, e.g. a local file onto a team's PostgreSQL server or back. Verified at the end;
+    run it again after an interruption to finish (rows already there are skipped)."""
+    from pathlib import Path
+
+    from diary.config import Settings
+    from diary.copy import copy_store
+    from diary.errors import InvalidValue
+    from diary.schema import create_engine, prepare_database
+
+    config, source = _existing_engine()
+    if "://" in target:
+        destination = Settings(config.db_file, db_url=target, lock_timeout=config.lock_timeout)
+    else:
+        destination = Settings(db_file=Path(target).expanduser().absolute(),
+                               lock_timeout=config.lock_timeout)  # fmt: skip
+    if destination.url == config.url:
+        raise InvalidValue("--to", target, "is the database being copied")
+    prepare_database(source, config)
+    engine = create_engine(destination)
+    try:
+        prepare_database(engine, destination)
+
+        def progress(table: str, done: int, total: int) -> None:
+            click.echo(f"\r{table}: {done}/{total}", nl=False, err=True)
+
+        report = copy_store(
+            source, engine, source_name=config.describe(), target_name=destination.describe(),
+            progress=progress if not as_json else None,
+        )  # fmt: skip
+    finally:
+        engine.dispose()
+        source.dispose()
+    if not as_json:
+        click.echo("", err=True)
+    if as_json:
+        echo_json(report.to_dict())
+        return
+    for name, rows in report.rows.items():
+        click.echo(f"{name}: {rows} rows, {report.added[name]} new")
+    click.echo(f"copied {config.describe()} to {destination.describe()} (verified)")
