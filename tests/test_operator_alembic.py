@@ -58,3 +58,29 @@ def test_alembic_upgrades_buildlog_with_private_files(tmp_path: Path) -> None:
     assert stat.S_IMODE((home / "buildlog.db").stat().st_mode) == 0o600
     check = _run("buildlog", "db", "check", env=env)
     assert check.returncode == 0, check.stderr
+
+
+def test_alembic_and_the_db_commands_on_a_postgresql_server(postgres_server: str) -> None:
+    """Both schemas on a real server: alembic from the repository root, then each tool's own
+    ``db current`` and ``db check``. Each tool gets a database of its own."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    admin = sa.create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for name in ("ops_diary", "ops_buildlog"):
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    base = make_url(postgres_server)
+    diary_url = base.set(database="ops_diary").render_as_string(hide_password=False)
+    buildlog_url = base.set(database="ops_buildlog").render_as_string(hide_password=False)
+    env = _env(DEARDIARY_DB_URL=diary_url, BUILDLOG_DB=buildlog_url)
+    for package, tool in (("diary", "diary"), ("buildlog", "buildlog")):
+        upgraded = _run("alembic", "-n", package, "upgrade", "head", env=env)
+        assert upgraded.returncode == 0, upgraded.stderr
+        current = _run("alembic", "-n", package, "current", env=env)
+        assert current.stdout.strip().endswith("(head)"), current.stdout
+        check = _run(tool, "db", "check", env=env)
+        assert check.returncode == 0, check.stderr
+        assert _run(tool, "db", "current", env=env).returncode == 0
