@@ -101,7 +101,7 @@ def test_eight_buildlog_writers_on_one_project(postgres_url: str, tmp_path: Path
             env=_env(tmp_path / "home"),
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for n in range(8)
     ]
     errors = [process.communicate(timeout=280)[1] for process in started]
