@@ -41,8 +41,10 @@ def insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[dict[str, An
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        statement = pg_insert(table).on_conflict_do_nothing()
-        return sum(conn.execute(statement, row).rowcount for row in rows)
+        # psycopg reports no row count for INSERT through SQLAlchemy: count the keys returned.
+        key = list(table.primary_key.columns)
+        statement = pg_insert(table).on_conflict_do_nothing().returning(*key)
+        return sum(len(conn.execute(statement, row).all()) for row in rows)
     key = list(table.primary_key.columns)
     inserted = 0
     for row in rows:

@@ -331,3 +331,47 @@ def db_check(state: CliState) -> None:
     engine, status = check_engine(_location(state))
     engine.dispose()
     click.echo(f"ok: at revision {status.current}")
+
+
+@db.command("copy")
+@click.option(
+    "--to", "target", required=True, metavar="URL|FILE",
+    help="The database to copy into: a SQLAlchemy URL (postgresql+psycopg://...) or a SQLite "
+    "file; created or upgraded first.",
+)  # fmt: skip
+@json_option
+@pass_state
+def db_copy(state: CliState, target: str, as_json: bool) -> None:
+    """Copy every project's records into another database, e.g. onto a team's PostgreSQL
+    server or back into a file. Verified at the end; run it again after an interruption to
+    finish (records already there are skipped)."""
+    from buildlog.copy import copy_database
+    from buildlog.db import open_engine
+    from buildlog.errors import InvalidRecord
+    from buildlog.paths import database_location
+
+    location = _location(state)
+    destination = database_location(target)
+    if destination.url == location.url:
+        raise InvalidRecord("--to", f"{target} is the database being copied")
+    source, _ = open_engine(location)
+    engine, _ = open_engine(destination)
+    try:
+
+        def progress(table: str, done: int, total: int) -> None:
+            click.echo(f"\r{table}: {done}/{total}", nl=False, err=True)
+
+        report = copy_database(
+            source, engine, source_name=location.display(), target_name=destination.display(),
+            progress=None if as_json else progress,
+        )  # fmt: skip
+    finally:
+        engine.dispose()
+        source.dispose()
+    if as_json:
+        echo_json(report.to_dict())
+        return
+    click.echo("", err=True)
+    for name, rows in report.rows.items():
+        click.echo(f"{name}: {rows} rows, {report.added[name]} new")
+    click.echo(f"copied {location.display()} to {destination.display()} (verified)")
