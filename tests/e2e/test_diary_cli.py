@@ -127,3 +127,15 @@ def test_the_command_line_on_a_postgresql_server(postgres_url: str) -> None:
     shown = diary(env, "config").stdout
     assert "postgres@" in shown  # no password: none is shown, not "***"
     assert ":***@" not in shown
+
+
+def test_a_server_that_is_not_there_is_one_error_line(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DEARDIARY_")}
+    env = {**clean, "DEARDIARY_DB_URL": "postgresql+psycopg://bob:s3cret-pw@127.0.0.1:1/runs"}
+    failed = diary(env, "project", "list", check=False)
+    assert (failed.returncode, failed.stdout) == (1, "")
+    assert failed.stderr.startswith(
+        "Error: postgresql+psycopg://bob:***@127.0.0.1:1/runs cannot be reached: "
+    )
+    assert "s3cret-pw" not in failed.stderr
+    assert len(failed.stderr.splitlines()) == 1

@@ -35,7 +35,10 @@ from buildlog.export import export_bundle, manifest_checksum
 from buildlog.operations import add_learning, record_reward, start_experiment
 from storage_core.errors import StorageError
 
-VALID_TABLES = "rewards, sessions, mistakes, bandit_state, learnings, skill_decisions"
+VALID_TABLES = (
+    "rewards, sessions, mistakes, bandit_state, learnings, skill_decisions, posterior_snapshots, "
+    "gauntlet_credits, emission_edges, gauntlet_rules"
+)
 
 
 @dataclass

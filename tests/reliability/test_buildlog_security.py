@@ -72,7 +72,8 @@ def test_remote_credentials_never_leave_the_process(tmp_path: Path, remote: str)
         commands = commands[:4] + commands[9:10]
     for args in commands:
         captured.append(_ok(args, env, cwd=root))
-    # A database URL with a password: refused (no driver) without showing the password.
+    # A database URL with a password, of a server that is not there: refused in one line,
+    # without showing the password.
     refused = run_buildlog(
         ["--db", f"postgresql://bob:{PASSWORD}@127.0.0.1:1/buildlog", "rewards"], env, root
     )
@@ -230,6 +231,10 @@ def test_nothing_is_written_outside_the_configured_places(tmp_path: Path) -> Non
             "bandit_state.jsonl",
             "learnings.jsonl",
             "skill_decisions.jsonl",
+            "posterior_snapshots.jsonl",
+            "gauntlet_credits.jsonl",
+            "emission_edges.jsonl",
+            "gauntlet_rules.jsonl",
         ]
     )
 

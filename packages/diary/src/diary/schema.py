@@ -93,8 +93,13 @@ def ensure_ready(engine: Engine, settings: Settings) -> None:
     else :func:`prepare_database`.
 
     Raises:
+        DatabaseUnreachable: a database server cannot be connected to.
         the errors of :func:`prepare_database`.
     """
+    if engine.url.get_backend_name() not in ("duckdb", "sqlite"):
+        from storage_core.schema.first_use import require_reachable
+
+        require_reachable(engine)
     try:
         with engine.connect() as conn:
             revision, _ = _survey(conn)

@@ -18,6 +18,7 @@ __all__ = [
     "ConfigError",
     "DatabaseDamaged",
     "DatabaseLocked",
+    "DatabaseUnreachable",
     "DiskFull",
     "ForeignDatabase",
     "IntegrityError",
@@ -106,6 +107,20 @@ class BackendUnavailable(StorageError):
         if hint:
             text += f" ({hint})"
         super().__init__(text)
+
+
+class DatabaseUnreachable(StorageError, ConnectionError):
+    """A database server cannot be connected to (down, unknown host, refused credentials).
+
+    Attributes:
+        database: the URL, its password masked.
+        reason: the driver's first line of explanation.
+    """
+
+    def __init__(self, database: str, reason: str) -> None:
+        self.database = database
+        self.reason = reason
+        super().__init__(f"{database} cannot be reached: {reason}")
 
 
 class PermissionDenied(StorageError, PermissionError):

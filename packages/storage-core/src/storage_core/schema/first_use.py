@@ -28,7 +28,13 @@ from storage_core.database.locks import (
     lock_holder_pid,
     release_database_lock,
 )
-from storage_core.errors import ConfigError, DatabaseLocked, SchemaOutOfDate, SchemaTooNew
+from storage_core.errors import (
+    ConfigError,
+    DatabaseLocked,
+    DatabaseUnreachable,
+    SchemaOutOfDate,
+    SchemaTooNew,
+)
 from storage_core.schema.runner import (
     Action,
     Adopter,
@@ -47,7 +53,7 @@ from storage_core.schema.runner import (
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-__all__ = ["ensure_schema"]
+__all__ = ["ensure_schema", "require_reachable"]
 
 
 # Threads of one process share the (counted) database lock, so schema work also takes a
@@ -107,6 +113,27 @@ def _advisory_lock(engine: Engine, timeout: float, name: str) -> Iterator[None]:
             conn.execute(sa.select(sa.func.pg_advisory_unlock(key)))
 
 
+def require_reachable(engine: Engine) -> None:
+    """Connect to a server database once, so that a server that is down, a wrong host or a
+    refused login is one clear error rather than a driver's traceback.
+
+    Raises:
+        DatabaseUnreachable: the connection failed.
+    """
+    from storage_core.database.targets import display_url
+
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as err:
+        cause = err.orig if err.orig is not None else err
+        reason = " ".join(str(cause).split()) or type(cause).__name__
+        password = engine.url.password
+        if password:
+            reason = reason.replace(str(password), "***")
+        raise DatabaseUnreachable(display_url(engine.url), reason) from None
+
+
 def _backup_name(path: Path, revision: str | None) -> Path:
     stamp_text = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     base = path.with_name(f"{path.name}.backup-{revision or 'none'}-{stamp_text}")
@@ -157,6 +184,8 @@ def ensure_schema(
     """
     head = declared_head(env)
     where = describe(engine)
+    if database_path(engine.url) is None:
+        require_reachable(engine)
     try:
         current = current_revision(engine, env)
     except sa.exc.DBAPIError:
