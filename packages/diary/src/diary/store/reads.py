@@ -46,6 +46,10 @@ _HISTORY_SQL = (
     "SELECT step, value, epoch_us(timestamp) FROM metric "
     "WHERE iteration_id = ? AND key = ? ORDER BY step, timestamp, value"
 )
+_PG_HISTORY_SQL = (
+    "SELECT step, value, CAST(round(extract(epoch FROM timestamp) * 1000000) AS BIGINT) "
+    "FROM metric WHERE iteration_id = %s AND key = %s ORDER BY step, timestamp, value"
+)
 
 
 def _field(name: str) -> tuple[str, str]:
@@ -124,6 +128,15 @@ class ReadsMixin(IterationsMixin):
 
             cursor = raw_duckdb_connection(conn).execute(_HISTORY_SQL, [iteration, key])
             return list(cursor.fetchall())
+        if conn.dialect.name == "postgresql":
+            # (step, value, epoch microseconds), as DuckDB's query gives: the point's layout,
+            # made by the server instead of a datetime per row in Python.
+            server = conn.connection.cursor()
+            try:
+                server.execute(_PG_HISTORY_SQL, (iteration, key))
+                return list(server.fetchall())
+            finally:
+                server.close()
         table = m.metric
         rows = conn.execute(
             sa.select(table.c.step, table.c.value, table.c.timestamp)
@@ -156,7 +169,7 @@ class ReadsMixin(IterationsMixin):
                 )
                 return _arrow_history(_break_ties(relation.to_arrow_table()))
             rows = self._history_rows(conn, iteration, key)
-        if not self.is_duckdb:
+        if not self.is_duckdb and conn.dialect.name != "postgresql":
             return MetricHistory([MetricPoint.at(row[0], row[1], row[2]) for row in rows])
         # DuckDB hands back (step, value, epoch microseconds): already the point's layout, so
         # each tuple becomes a point without a Python-level call per row.
@@ -197,7 +210,13 @@ class ReadsMixin(IterationsMixin):
                         "step": column(pa.int64(), "q", (r[0] for r in rows)),
                         "value": column(pa.float64(), "d", (r[1] for r in rows)),
                         "timestamp": column(
-                            pa.timestamp("us"), "q", (to_microseconds(r[2]) for r in rows)
+                            pa.timestamp("us"),
+                            "q",
+                            # PostgreSQL's rows hold microseconds already.
+                            (
+                                r[2] if isinstance(r[2], int) else to_microseconds(r[2])
+                                for r in rows
+                            ),
                         ),
                     }
                 )
