@@ -87,3 +87,56 @@ def test_every_record_goes_to_postgresql_and_back(
     itself = CliRunner().invoke(cli, ["db", "copy", "--to", str(isolated_home / "buildlog.db")])
     assert itself.exit_code == 1
     assert "is the database being copied" in itself.stderr
+
+
+def test_a_killed_copy_is_finished_by_running_it_again(
+    project: Path, isolated_home: Path, postgres_url: str
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    _run(project, "reward", "accepted")
+    database = f"sqlite:///{isolated_home / 'buildlog.db'}"
+    engine = sa.create_engine(database)
+    with engine.begin() as conn:
+        project_id = conn.execute(sa.text("SELECT id FROM projects")).scalar()
+        conn.execute(
+            sa.text(
+                "INSERT INTO reward_events (project_id, id, timestamp, outcome, reward_value, "
+                "rules_active, source) VALUES (:p, :i, '2026-03-01T00:00:00+00:00', 'accepted', "
+                "1, '[]', 'bulk')"
+            ),
+            [{"p": project_id, "i": f"rew-{n:010d}"} for n in range(30_000)],
+        )
+    engine.dispose()
+    command = [str(Path(sys.executable).with_name("buildlog")), "--db",
+               str(isolated_home / "buildlog.db"), "db", "copy", "--to", postgres_url]  # fmt: skip
+    started = subprocess.Popen(
+        command,
+        cwd=project,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert started.stderr is not None
+    seen = b""
+    while b"reward_events: " not in seen:  # the first batch of rewards is in
+        chunk = os.read(started.stderr.fileno(), 64)
+        assert chunk, seen
+        seen += chunk
+    started.send_signal(signal.SIGKILL)
+    started.wait(timeout=60)
+    started.stderr.close()
+    assert started.returncode == -signal.SIGKILL
+    partial = sa.create_engine(postgres_url)
+    with partial.connect() as conn:
+        copied = conn.execute(sa.text("SELECT count(*) FROM reward_events")).scalar()
+    partial.dispose()
+    assert 0 < copied < 30_001
+    finished = CliRunner().invoke(
+        cli, ["--db", str(isolated_home / "buildlog.db"), "db", "copy", "--to", postgres_url]
+    )
+    assert finished.exit_code == 0, finished.output
+    assert _dump(postgres_url) == _dump(database)

@@ -44,7 +44,8 @@ def insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[dict[str, An
         # psycopg reports no row count for INSERT through SQLAlchemy: count the keys returned.
         key = list(table.primary_key.columns)
         statement = pg_insert(table).on_conflict_do_nothing().returning(*key)
-        return sum(len(conn.execute(statement, row).all()) for row in rows)
+        # One executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues").
+        return len(conn.execute(statement, list(rows)).all())
     key = list(table.primary_key.columns)
     inserted = 0
     for row in rows:
