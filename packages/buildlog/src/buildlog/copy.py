@@ -12,8 +12,7 @@ counted against the source.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from buildlog.backends.sql import insert_ignore
 from buildlog.models import metadata
+from storage_core.database.copying import CopyReport, Progress
 from storage_core.errors import IntegrityError
 
 __all__ = ["CopyReport", "copy_database"]
@@ -30,24 +30,6 @@ BATCH = 2000
 _SKIPPED = {"schema_version"}
 # Tables keyed by a counter: the key means nothing in another database.
 _BY_CONTENT = {"posterior_snapshots": "id", "review_history": "rowid", "emission_edges": "id"}
-
-
-@dataclass
-class CopyReport:
-    """Rows per table in the source, and those the target did not have yet."""
-
-    source: str
-    target: str
-    rows: dict[str, int] = field(default_factory=dict)
-    added: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"source": self.source, "target": self.target, "rows": self.rows,
-                "added": self.added}  # fmt: skip
-
-
-Progress = Callable[[str, int, int], None]
 
 
 def copy_database(
@@ -114,11 +96,13 @@ def _copy_by_content(
     counter: str,
     progress: Progress | None,
 ) -> int:
+    # What the target holds once, before the first batch (what a killed run left included);
+    # the copy itself is the only writer while it runs.
+    with target.connect() as conn:
+        stored = _stored_contents(conn, table, counter)
     added = done = 0
     for batch in _batches(rows):
         with target.begin() as conn:
-            # Read in the batch's transaction: what an earlier (killed) run left is counted.
-            stored = _stored_contents(conn, table, counter)
             missing = []
             for row in batch:
                 content = _content(row, counter)

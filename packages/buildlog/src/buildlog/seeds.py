@@ -13,7 +13,6 @@ being dropped.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -148,29 +147,14 @@ def database_rules_join(engine: Engine) -> list[dict[str, Any]]:
     The rules belong to no project (the original keeps them for every project), so every
     export carries them. A provenance that is not a JSON object counts as none.
     """
-    import sqlalchemy as sa
+    from buildlog.gauntlet import load_personas
 
-    from buildlog.models import metadata
-
-    rules = metadata.tables["gauntlet_rules"]
-    # SQLite's rowid is the original's insertion order; elsewhere the creation time is.
-    stored = sa.literal_column("rowid") if engine.dialect.name == "sqlite" else rules.c.created_at
-    query = (
-        sa.select(rules.c.persona, rules.c.rule, rules.c.category, rules.c.provenance)
-        .where(rules.c.active == 1)
-        .order_by(rules.c.persona, stored)
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    joined = []
-    for persona, text, category, provenance in rows:
-        try:
-            parsed = json.loads(provenance) if provenance else None
-        except ValueError:
-            parsed = None
-        rule = {"rule": text, "category": category, "provenance": parsed}
-        joined.append(_join_row(persona, rule, "gauntlet_rules"))
-    return joined
+    return [
+        _join_row(name, {"rule": r.rule, "category": r.category, "provenance": r.provenance},
+                  "gauntlet_rules")
+        for name, persona in load_personas(engine).items()
+        for r in persona.rules
+    ]  # fmt: skip
 
 
 def _seed_files(folder: Path) -> Iterator[Path]:

@@ -18,8 +18,7 @@ on both sides at the end.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from diary import models as m
+from storage_core.database.copying import CopyReport, Progress
 from storage_core.database.statements import insert_skipping_duplicates
 from storage_core.errors import IntegrityError
 
@@ -53,24 +53,6 @@ _KEYED = (
     "model_version",
     "metric_summary",
 )
-
-
-@dataclass
-class CopyReport:
-    """What a copy did, per table: rows in the source, rows the target did not have yet."""
-
-    source: str
-    target: str
-    rows: dict[str, int] = field(default_factory=dict)
-    added: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"source": self.source, "target": self.target, "rows": self.rows,
-                "added": self.added}  # fmt: skip
-
-
-Progress = Callable[[str, int, int], None]
 
 
 def copy_store(

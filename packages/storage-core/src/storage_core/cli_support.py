@@ -335,3 +335,20 @@ def _csv_cell(value: object) -> str:
     if isinstance(value, datetime | date | UUID | Path | Enum):
         return str(json_default(value))
     return str(value)
+
+
+def copy_progress(table: str, done: int, total: int) -> None:
+    """A ``db copy`` progress callback: one line on stderr, rewritten as batches commit."""
+    click.echo(f"\r{table}: {done}/{total}", nl=False, err=True)
+
+
+def echo_copy_report(report: Any, as_json: bool) -> None:
+    """Print a ``db copy`` report (a :class:`storage_core.database.copying.CopyReport`): the
+    rows of each table and how many were new, or the report as JSON."""
+    if as_json:
+        echo_json(report.to_dict())
+        return
+    click.echo("", err=True)  # end the progress line
+    for name, rows in report.rows.items():
+        click.echo(f"{name}: {rows} rows, {report.added[name]} new")
+    click.echo(f"copied {report.source} to {report.target} (verified)")

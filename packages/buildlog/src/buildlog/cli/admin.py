@@ -349,6 +349,7 @@ def db_copy(state: CliState, target: str, as_json: bool) -> None:
     from buildlog.db import open_engine
     from buildlog.errors import InvalidRecord
     from buildlog.paths import database_location
+    from storage_core.cli_support import copy_progress, echo_copy_report
 
     location = _location(state)
     destination = database_location(target)
@@ -357,21 +358,11 @@ def db_copy(state: CliState, target: str, as_json: bool) -> None:
     source, _ = open_engine(location)
     engine, _ = open_engine(destination)
     try:
-
-        def progress(table: str, done: int, total: int) -> None:
-            click.echo(f"\r{table}: {done}/{total}", nl=False, err=True)
-
         report = copy_database(
             source, engine, source_name=location.display(), target_name=destination.display(),
-            progress=None if as_json else progress,
+            progress=None if as_json else copy_progress,
         )  # fmt: skip
     finally:
         engine.dispose()
         source.dispose()
-    if as_json:
-        echo_json(report.to_dict())
-        return
-    click.echo("", err=True)
-    for name, rows in report.rows.items():
-        click.echo(f"{name}: {rows} rows, {report.added[name]} new")
-    click.echo(f"copied {location.display()} to {destination.display()} (verified)")
+    echo_copy_report(report, as_json)

@@ -204,16 +204,25 @@ def gauntlet_credit(state: CliState, rules: tuple[str, ...], iteration: int, as_
     emit(as_rows([credit])[0], CREDIT_COLUMNS, as_json=as_json)
 
 
+# The original's option for where its bandit state lives: ours is in the database.
+_buildlog_dir_option = click.option(
+    "--buildlog-dir", hidden=True,
+    help="Accepted for the original's scripts; the bandit arms are in the database.",
+)  # fmt: skip
+
+
+def _seeds_folder(state: CliState) -> Path:
+    """The project's seeds folder, where imported seed files are copied."""
+    return resolve(state).identity.path / ".buildlog" / "seeds"
+
+
 @click.command("import-seed")
 @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--target-dir", type=click.Path(file_okay=False, path_type=Path),
     help="Where to copy the seed file [default: .buildlog/seeds in the project].",
 )  # fmt: skip
-@click.option(
-    "--buildlog-dir", hidden=True,
-    help="Accepted for the original's scripts; the bandit arms are in the database.",
-)  # fmt: skip
+@_buildlog_dir_option
 @json_option
 @pass_state
 def import_seed(
@@ -229,9 +238,8 @@ def import_seed(
     from buildlog.cli.common import resolve_sqlite
     from buildlog.seed_import import import_seed_file
 
-    resolution = resolve(state)
     backend = resolve_sqlite(state, "import-seed")
-    folder = target_dir or resolution.identity.path / ".buildlog" / "seeds"
+    folder = target_dir or _seeds_folder(state)
     result = import_seed_file(backend.engine, backend.project_id, source, folder)
     if as_json or output_format() != "table":
         emit(result.to_dict(), list(result.to_dict()), as_json=as_json)
@@ -244,10 +252,7 @@ def import_seed(
 
 @click.command("ingest-seeds")
 @click.option("--source", "source_name", help="Only this source [default: every source].")
-@click.option(
-    "--buildlog-dir", hidden=True,
-    help="Accepted for the original's scripts; the bandit arms are in the database.",
-)  # fmt: skip
+@_buildlog_dir_option
 @json_option
 @pass_state
 def ingest_seeds(
@@ -259,9 +264,8 @@ def ingest_seeds(
     from buildlog.cli.common import resolve_sqlite
     from buildlog.seed_ingest import ingest_pending
 
-    resolution = resolve(state)
     backend = resolve_sqlite(state, "ingest-seeds")
-    folder = resolution.identity.path / ".buildlog" / "seeds"
+    folder = _seeds_folder(state)
     results = ingest_pending(backend.engine, backend.project_id, folder, source_name=source_name)
     if as_json:
         echo_json([result.to_dict() for result in results])

@@ -176,6 +176,7 @@ def copy(target: str, as_json: bool) -> None:
     from diary.copy import copy_store
     from diary.errors import InvalidValue
     from diary.schema import create_engine, prepare_database
+    from storage_core.cli_support import copy_progress, echo_copy_report
 
     config, source = _existing_engine()
     if "://" in target:
@@ -189,22 +190,11 @@ def copy(target: str, as_json: bool) -> None:
     engine = create_engine(destination)
     try:
         prepare_database(engine, destination)
-
-        def progress(table: str, done: int, total: int) -> None:
-            click.echo(f"\r{table}: {done}/{total}", nl=False, err=True)
-
         report = copy_store(
             source, engine, source_name=config.describe(), target_name=destination.describe(),
-            progress=progress if not as_json else None,
+            progress=None if as_json else copy_progress,
         )  # fmt: skip
     finally:
         engine.dispose()
         source.dispose()
-    if not as_json:
-        click.echo("", err=True)
-    if as_json:
-        echo_json(report.to_dict())
-        return
-    for name, rows in report.rows.items():
-        click.echo(f"{name}: {rows} rows, {report.added[name]} new")
-    click.echo(f"copied {config.describe()} to {destination.describe()} (verified)")
+    echo_copy_report(report, as_json)
