@@ -342,8 +342,8 @@ def db_check(state: CliState) -> None:
 @json_option
 @pass_state
 def db_copy(state: CliState, target: str, as_json: bool) -> None:
-    """Copy every project's records into another database, e.g. onto a team's PostgreSQL
-    server or back into a file. Verified at the end; run it again after an interruption to
+    """Copy every project's records into another database: onto a team's PostgreSQL
+    server, or back into a file. Verified at the end; run it again after an interruption to
     finish (records already there are skipped)."""
     from buildlog.copy import copy_database
     from buildlog.db import open_engine

@@ -232,7 +232,7 @@ def import_seed(
     buildlog_dir: str | None,
     as_json: bool,
 ) -> None:
-    """Import a seed file of reviewer rules (e.g. from qortex): its rules go into the
+    """Import a seed file of reviewer rules, such as one from qortex: its rules go into the
     database, the file into the seeds folder, and the bandit arms of rules whose upstream
     graph_version changed are decayed."""
     from buildlog.cli.common import resolve_sqlite

@@ -168,7 +168,7 @@ def compact(as_json: bool) -> None:
 @json_option
 def copy(target: str, as_json: bool) -> None:
     """Copy everything in the database (metadata and inline artifact bytes) into another
-    database, e.g. a local file onto a team's PostgreSQL server or back. Verified at the end;
+    database: a local file onto a team's PostgreSQL server or back. Verified at the end;
     run it again after an interruption to finish (rows already there are skipped)."""
     from pathlib import Path
 
