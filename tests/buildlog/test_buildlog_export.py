@@ -38,8 +38,9 @@ rules:
 
 
 @pytest.fixture
-def migrated(project: Path) -> Path:
-    """A project whose sample legacy data is in the database; returns the project root."""
+def migrated(project: Path, database: str) -> Path:
+    """A project whose sample legacy data is in the database (a SQLite file, then a database
+    on a PostgreSQL server); returns the project root."""
     blsamples.write_legacy(project)
     migrate_legacy(project)
     return project
@@ -239,7 +240,7 @@ def test_round_trip_gives_identical_files(migrated: Path, tmp_path: Path) -> Non
         assert (second / f"{name}.jsonl").read_bytes() == (first / f"{name}.jsonl").read_bytes()
 
 
-def test_all_projects_export_carries_project_ids(tmp_path: Path) -> None:
+def test_all_projects_export_carries_project_ids(tmp_path: Path, database: str) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
     for root in (one, two):
         blsamples.write_legacy(root)
@@ -320,38 +321,38 @@ def test_export_lines_equal_the_record_route(
 ) -> None:
     """The fast row-to-line path writes exactly what record -> export_row -> json gives,
     including odd values a hand-edited or original database may hold."""
-    import sqlite3
-
-    import sqlalchemy as sa
 
     from buildlog.backends.rows import from_row
     from buildlog.export import export_row, table_spec
     from buildlog.models import metadata
 
     backend = _backend(migrated)
-    db = database_location().path
-    assert db is not None
-    conn = sqlite3.connect(db)
     odd = [
         ("rew-odd1", "not json", '"a string"', None),
         ("rew-odd2", "[1, true, null]", "", "ünï ☃ \u2028"),
         ("rew-odd3", '["ok", "é"]', '{"k": 1}', "x" * 3000),
     ]
-    for rid, rules, notes_col, notes in odd:
+    with backend.engine.begin() as conn:  # behind the library's back, on either engine
+        for rid, rules, notes_col, notes in odd:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO reward_events (project_id, id, timestamp, outcome, "
+                    "reward_value, rules_active, notes, source) VALUES (:project, :id, "
+                    "'2026-03-01T00:00:00+00:00', 'accepted', 1, :rules, :notes, :source)"
+                ),
+                {"project": backend.project_id, "id": rid, "rules": rules, "notes": notes,
+                 "source": notes_col},
+            )  # fmt: skip
         conn.execute(
-            "INSERT INTO reward_events (project_id, id, timestamp, outcome, reward_value, "
-            "rules_active, notes, source) VALUES (?, ?, '2026-03-01T00:00:00+00:00', "
-            "'accepted', 1, ?, ?, ?)",
-            (backend.project_id, rid, rules, notes, notes_col),
+            sa.text(
+                "UPDATE skill_decisions SET metadata = 'not json' WHERE skill_id = 'dk-37bed7291f'"
+            )
         )
-    conn.execute(
-        "UPDATE skill_decisions SET metadata = 'not json' WHERE skill_id = 'dk-37bed7291f'"
-    )
-    conn.execute(
-        "UPDATE bandit_arms SET is_seed = 0, alpha = 0, beta = 0 WHERE context = 'general'"
-    )
-    conn.commit()
-    conn.close()
+        conn.execute(
+            sa.text(
+                "UPDATE bandit_arms SET is_seed = 0, alpha = 0, beta = 0 WHERE context = 'general'"
+            )
+        )
     out = tmp_path / "out"
     try:
         export_bundle(backend.engine, out, project_id=None if all_projects else backend.project_id)

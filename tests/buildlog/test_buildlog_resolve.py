@@ -18,8 +18,8 @@ from buildlog.db import open_engine
 from buildlog.paths import database_location
 
 
-def _create_db(path: Path) -> None:
-    engine, _ = open_engine(database_location(str(path)))
+def _create_db(path_or_url: str | Path) -> None:
+    engine, _ = open_engine(database_location(str(path_or_url)))
     engine.dispose()
 
 
@@ -55,8 +55,8 @@ def test_case_3_reads_legacy_files_and_creates_nothing(project: Path, isolated_h
     assert not isolated_home.exists()
 
 
-def test_case_2_registers_and_mentions_legacy_files(project: Path, isolated_home: Path) -> None:
-    _create_db(isolated_home / "buildlog.db")
+def test_case_2_registers_and_mentions_legacy_files(project: Path, database: str) -> None:
+    _create_db(database)
     data = blsamples.write_legacy(project)
     resolution = resolve_backend(project)
     resolution.backend.close()
@@ -71,8 +71,8 @@ def test_case_2_registers_and_mentions_legacy_files(project: Path, isolated_home
     assert (again.case, again.notices) == (1, [])
 
 
-def test_case_2_without_legacy_files_is_quiet(project: Path, isolated_home: Path) -> None:
-    _create_db(isolated_home / "buildlog.db")
+def test_case_2_without_legacy_files_is_quiet(project: Path, database: str) -> None:
+    _create_db(database)
     (project / ".buildlog" / "seeds").mkdir(parents=True)
     (project / ".buildlog" / "gauntlet_cleared").write_text("")
     resolution = resolve_backend(project)
@@ -81,7 +81,7 @@ def test_case_2_without_legacy_files_is_quiet(project: Path, isolated_home: Path
 
 
 def test_second_clone_shares_the_id_and_updates_the_path(
-    tmp_path: Path, git_repo: Callable[[Path, str | None], Path]
+    tmp_path: Path, git_repo: Callable[[Path, str | None], Path], database: str
 ) -> None:
     url = "https://bob:token@github.com/acme/widgets.git"
     first = git_repo(tmp_path / "a" / "widgets", url)
@@ -103,7 +103,7 @@ def test_second_clone_shares_the_id_and_updates_the_path(
 
 
 def test_a_new_id_at_a_known_path_never_rewrites_the_other_row(
-    project: Path, git_repo: Callable[[Path, str | None], Path]
+    project: Path, git_repo: Callable[[Path, str | None], Path], database: str
 ) -> None:
     before = resolve_backend(project)
     before.backend.close()
@@ -121,7 +121,7 @@ def test_a_new_id_at_a_known_path_never_rewrites_the_other_row(
 
 
 def test_a_rotated_token_finds_the_same_project(
-    project: Path, git_repo: Callable[[Path, str | None], Path]
+    project: Path, git_repo: Callable[[Path, str | None], Path], database: str
 ) -> None:
     git_repo(project, "https://alice:tok1@github.com/acme/secret.git")
     first = resolve_backend(project)

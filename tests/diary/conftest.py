@@ -96,13 +96,18 @@ def make_store(tmp_path: Path) -> Iterator[StoreFactory]:
 
     opened: list[Store] = []
 
-    def make(backend: str = "inline", db: Path | None = None, **environ: str) -> Store:
+    def make(
+        backend: str = "inline", db: Path | None = None, url: str | None = None, **environ: str
+    ) -> Store:
         env = {
             "DEARDIARY_ARTIFACT_BACKEND": backend,
             "DEARDIARY_ARTIFACT_FS_ROOT": str(tmp_path / "artifacts"),
             **environ,
         }
-        settings = load_settings(environ=env, db_file=db or tmp_path / "diary.db")
+        if url is not None:  # a server database; artifact settings as given
+            settings = load_settings(environ=env, db_url=url)
+        else:
+            settings = load_settings(environ=env, db_file=db or tmp_path / "diary.db")
         store = Store(settings, buffered=False)
         opened.append(store)
         return store
@@ -110,6 +115,16 @@ def make_store(tmp_path: Path) -> Iterator[StoreFactory]:
     yield make
     for store in opened:
         store.close()
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def catalog(request: pytest.FixtureRequest) -> str | None:
+    """Where artifact rows live in the S3 suites: ``None`` (the DuckDB file of
+    ``make_store``) or the URL of a new database on a real PostgreSQL server."""
+    if request.param == "duckdb":
+        return None
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture

@@ -62,9 +62,13 @@ class MeetingReader(io.RawIOBase):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_log_and_read_many_in_order(
-    backend: str, make_store: StoreFactory, experiment_of: Owner, s3_settings: dict[str, str]
+    backend: str,
+    make_store: StoreFactory,
+    experiment_of: Owner,
+    s3_settings: dict[str, str],
+    catalog: str | None,
 ) -> None:
-    store = make_store(backend, **s3_settings)
+    store = make_store(backend, url=catalog, **s3_settings)
     experiment, iteration = experiment_of(store)
     payloads = {f"part-{i:02d}.json": os.urandom(i * 1000) for i in range(12)}
     records = store.log_artifacts(iteration, payloads)
@@ -112,9 +116,13 @@ def test_active_iteration_logs_many(make_store: StoreFactory, experiment_of: Own
 
 @pytest.mark.parametrize("backend", ["filesystem", "s3"])
 def test_transfers_overlap(
-    backend: str, make_store: StoreFactory, experiment_of: Owner, s3_settings: dict[str, str]
+    backend: str,
+    make_store: StoreFactory,
+    experiment_of: Owner,
+    s3_settings: dict[str, str],
+    catalog: str | None,
 ) -> None:
-    store = make_store(backend, **s3_settings)
+    store = make_store(backend, url=catalog, **s3_settings)
     _, iteration = experiment_of(store)
     barrier = threading.Barrier(4)
     sources = {f"s{i}": MeetingReader(bytes([i]) * 100, barrier) for i in range(4)}
@@ -137,9 +145,13 @@ def test_one_at_a_time_with_one_worker(make_store: StoreFactory, experiment_of: 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_failing_source_stores_nothing(
-    backend: str, make_store: StoreFactory, experiment_of: Owner, s3_settings: dict[str, str]
+    backend: str,
+    make_store: StoreFactory,
+    experiment_of: Owner,
+    s3_settings: dict[str, str],
+    catalog: str | None,
 ) -> None:
-    store = make_store(backend, **s3_settings)
+    store = make_store(backend, url=catalog, **s3_settings)
     experiment, iteration = experiment_of(store)
     sources: dict[str, object] = {f"ok-{i}": os.urandom(5000) for i in range(6)}
     sources["broken"] = FailingReader()
@@ -155,11 +167,12 @@ def test_an_experiment_deleted_during_the_transfers_stores_nothing(
     make_store: StoreFactory,
     experiment_of: Owner,
     s3_settings: dict[str, str],
+    catalog: str | None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import diary.store.artifact_batches as batches
 
-    store = make_store(backend, **s3_settings)
+    store = make_store(backend, url=catalog, **s3_settings)
     experiment, _ = experiment_of(store)
     written = []
     write_all = batches.write_all

@@ -51,16 +51,17 @@ def test_every_direction(
     make_store: StoreFactory,
     experiment_of: Owner,
     s3_settings: dict[str, str],
+    catalog: str | None,
     tmp_path: Path,
 ) -> None:
-    store = make_store(source, **s3_settings)
+    store = make_store(source, url=catalog, **s3_settings)
     experiment, iteration = experiment_of(store)
     written = _fill(store, experiment)
     model = store.create_model(store.get_experiment(experiment).project_id, "m")
     referenced = next(iter(written))
     store.create_model_version(model.id, iteration, resource_id=referenced)
     store.close()
-    store = make_store(target, **s3_settings)
+    store = make_store(target, url=catalog, **s3_settings)
     report = migrate_artifacts(store, from_backend=source, workers=2)
     assert (report.planned, report.done, report.skipped, report.failed) == (3, 3, 0, [])
     assert report.bytes == sum(len(d) for d in written.values())
@@ -82,16 +83,16 @@ def test_every_direction(
 
 
 def test_any_moves_every_row_not_on_the_target(
-    make_store: StoreFactory, experiment_of: Owner, s3_settings: dict[str, str]
+    make_store: StoreFactory, experiment_of: Owner, s3_settings: dict[str, str], catalog: str | None
 ) -> None:
     written: dict[UUID, bytes] = {}
     for backend in BACKENDS:
-        store = make_store(backend, **s3_settings)
+        store = make_store(backend, url=catalog, **s3_settings)
         if not written:
             experiment, _ = experiment_of(store)
         written.update(_fill(store, experiment, 2))
         store.close()
-    store = make_store("filesystem", **s3_settings)
+    store = make_store("filesystem", url=catalog, **s3_settings)
     report = migrate_artifacts(store, from_backend="any")
     assert (report.planned, report.done) == (4, 4)
     assert {row.backend for row in _rows(store).values()} == {"filesystem"}

@@ -35,9 +35,10 @@ def test_log_read_list_delete(
     make_store: StoreFactory,
     experiment_of: Owner,
     s3_settings: dict[str, str],
+    catalog: str | None,
     tmp_path: Path,
 ) -> None:
-    store = make_store(backend, **s3_settings)
+    store = make_store(backend, url=catalog, **s3_settings)
     experiment, iteration = experiment_of(store)
     source = tmp_path / "weights.bin"
     source.write_bytes(b"hello")
@@ -79,24 +80,24 @@ def test_active_iteration_logs_artifacts(make_store: StoreFactory, experiment_of
 
 
 def test_every_old_row_reads_back_after_switching_backends(
-    make_store: StoreFactory, experiment_of: Owner, s3_settings: dict[str, str]
+    make_store: StoreFactory, experiment_of: Owner, s3_settings: dict[str, str], catalog: str | None
 ) -> None:
     written = {}
     for backend in ("inline", "filesystem", "s3"):
-        store = make_store(backend, **s3_settings)
+        store = make_store(backend, url=catalog, **s3_settings)
         if not written:
             experiment, _ = experiment_of(store)
         data = os.urandom(1000)
         written[store.put_artifact(experiment, data, name=backend).id] = (backend, data)
         store.close()
     for backend in ("inline", "filesystem", "s3"):
-        store = make_store(backend, **s3_settings)
+        store = make_store(backend, url=catalog, **s3_settings)
         for resource_id, (stored_on, data) in written.items():
             assert store.get_resource(resource_id).backend == stored_on
             assert store.read_resource_data(resource_id) == data
         store.close()
     # Deletes dispatch on the row too: the s3 object goes away under an inline configuration.
-    store = make_store("inline", **s3_settings)
+    store = make_store("inline", url=catalog, **s3_settings)
     s3_row = next(k for k, (b, _) in written.items() if b == "s3")
     uri = store.get_resource(s3_row).uri
     store.delete_resource(s3_row)
@@ -120,9 +121,10 @@ def test_a_flipped_byte_is_detected_on_read(
     make_store: StoreFactory,
     experiment_of: Owner,
     s3_settings: dict[str, str],
+    catalog: str | None,
     s3_filesystem: object,
 ) -> None:
-    store = make_store(backend, **s3_settings)
+    store = make_store(backend, url=catalog, **s3_settings)
     experiment, _ = experiment_of(store)
     record = store.put_artifact(experiment, b"hello world", name="a")
     blobs = store.artifact_stores.for_row(backend, record.uri)

@@ -80,9 +80,9 @@ def test_verify_finds_missing_corrupt_and_orphans_and_gc_removes_old_orphans(
 
 
 def test_verify_scans_the_bucket_for_orphans(
-    make_store: StoreFactory, experiment_of: Owner, s3_settings: dict[str, str]
+    make_store: StoreFactory, experiment_of: Owner, s3_settings: dict[str, str], catalog: str | None
 ) -> None:
-    store = make_store("s3", **s3_settings)
+    store = make_store("s3", url=catalog, **s3_settings)
     experiment, _ = experiment_of(store)
     kept = store.put_artifact(experiment, b"kept", name="a")
     stray = store.artifact_stores.current.write(b"stray")

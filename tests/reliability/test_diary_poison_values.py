@@ -201,11 +201,7 @@ def test_a_flush_stores_the_good_records_around_one_the_database_refuses(
         store.log_metric(iteration, "good", float(step), step)
 
     def poison(batch: Batch) -> None:  # what no public call lets through any more
-        batch.iteration_ids.append(UUID(str(iteration)))
-        batch.keys.append("bad")
-        batch.steps.append(2**64)
-        batch.values.append(1.0)
-        batch.timestamps.append(0.0)
+        batch.add_point(UUID(str(iteration)), "bad", 2**64, 1.0, 0.0)
 
     store._buffer.add(poison)
     for step in range(500, 1000):
@@ -238,11 +234,7 @@ def test_an_iteration_ends_with_its_good_points_even_around_a_refused_record(
                     it.log_metric("good", float(step), step)
 
                 def poison(batch: Batch) -> None:
-                    batch.iteration_ids.append(started[0])
-                    batch.keys.append("bad")
-                    batch.steps.append(2**64)
-                    batch.values.append(1.0)
-                    batch.timestamps.append(0.0)
+                    batch.add_point(started[0], "bad", 2**64, 1.0, 0.0)
 
                 store._buffer.add(poison)
 

@@ -41,11 +41,33 @@ class Batch:
     steps: list[int] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
     timestamps: list[float] = field(default_factory=list)
+    # Per point: its step was chosen by this process (the key's next step), not given by the
+    # caller. The write may move such steps past points another process stored meanwhile.
+    implicit: list[bool] = field(default_factory=list)
     # (iteration, key) -> (value, POSIX seconds); a key appears once per iteration.
     params: dict[tuple[UUID, str], tuple[str, float]] = field(default_factory=dict)
+    # Set by the last write of this batch when chosen steps moved: each point's stored step.
+    stored_steps: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.values) + len(self.params)
+
+    def add_point(
+        self,
+        iteration: UUID,
+        key: str,
+        step: int,
+        value: float,
+        timestamp: float,
+        implicit: bool = False,
+    ) -> None:
+        """Append one point."""
+        self.iteration_ids.append(iteration)
+        self.keys.append(key)
+        self.steps.append(step)
+        self.values.append(value)
+        self.timestamps.append(timestamp)
+        self.implicit.append(implicit)
 
     def points(self) -> Iterator[tuple[UUID, str, int, float, float]]:
         """The buffered points as ``(iteration_id, key, step, value, timestamp)`` rows."""
@@ -53,13 +75,22 @@ class Batch:
             self.iteration_ids, self.keys, self.steps, self.values, self.timestamps, strict=True
         )
 
+    def point_rows(self) -> Iterator[tuple[UUID, str, int, float, float, bool]]:
+        """The points with their ``implicit`` flag, the arguments of :meth:`add_point`."""
+        return zip(
+            self.iteration_ids,
+            self.keys,
+            self.steps,
+            self.values,
+            self.timestamps,
+            self.implicit,
+            strict=True,
+        )
+
     def extend(self, other: Batch) -> None:
         """Append another batch's contents (used to put back a batch whose flush failed)."""
-        self.iteration_ids.extend(other.iteration_ids)
-        self.keys.extend(other.keys)
-        self.steps.extend(other.steps)
-        self.values.extend(other.values)
-        self.timestamps.extend(other.timestamps)
+        for row in other.point_rows():
+            self.add_point(*row)
         for item, value in other.params.items():
             self.params.setdefault(item, value)
 

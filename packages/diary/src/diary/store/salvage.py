@@ -93,7 +93,7 @@ def write_salvaging(write: Writer, batch: Batch) -> StorageError | None:
 
 def _halves(batch: Batch) -> list[Batch]:
     """Split a batch into two non-empty parts (points and parameters alike)."""
-    units: list[tuple[str, Any]] = [("point", row) for row in batch.points()]
+    units: list[tuple[str, Any]] = [("point", row) for row in batch.point_rows()]
     units += [("param", item) for item in batch.params.items()]
     middle = len(units) // 2
     return [_batch_of(units[:middle]), _batch_of(units[middle:])]
@@ -103,12 +103,7 @@ def _batch_of(units: list[tuple[str, Any]]) -> Batch:
     part = Batch()
     for kind, unit in units:
         if kind == "point":
-            iteration, key, step, value, stamp = unit
-            part.iteration_ids.append(iteration)
-            part.keys.append(key)
-            part.steps.append(step)
-            part.values.append(value)
-            part.timestamps.append(stamp)
+            part.add_point(*unit)
         else:
             (owner, key), value = unit
             part.params[(owner, key)] = value

@@ -94,7 +94,12 @@ class TrackingMixin(StoreBase):
         self, batch: Batch, also: Callable[[Connection], Iterable[UUID]] | None = None
     ) -> StorageError | None:
         """Write a batch; ``also`` runs first in the same transaction (ending an iteration) and
-        names the iterations it proved exist, which the batch then need not look up."""
+        names the iterations it proved exist, which the batch then need not look up.
+
+        The in-memory next steps stay as they are when a write moved a batch's chosen steps
+        (diary.store.steps): points buffered meanwhile continue the old numbering, and each
+        write moves them on in order.
+        """
         if also is None:
             return write_salvaging(self._write_whole_batch, batch)
         with self._state_lock:
@@ -147,15 +152,17 @@ class TrackingMixin(StoreBase):
         with self.transaction() as conn:
             return write_batch(conn, batch, self.metric_writer)
 
-    def _submit(self, fill: Any) -> None:
+    def _submit(self, fill: Any) -> Batch | None:
+        """Buffer what ``fill`` adds, or (unbuffered) write it now and return the batch."""
         if self.buffered:
             self._buffer.add(fill)
-            return
+            return None
         batch = Batch()
         fill(batch)
         refused = self._write_batch(batch)
         if refused is not None:
             raise refused
+        return batch
 
     def _check_iteration(self, iteration: UUID, keys: list[str]) -> None:
         """Make sure the iteration exists and the next steps of ``keys`` are known."""
@@ -224,15 +231,16 @@ class TrackingMixin(StoreBase):
                 current = self._next_steps[(iteration, key)]
                 self._next_steps[(iteration, key)] = max(current, chosen + 1)
 
+        implicit = explicit is None
+
         def fill(batch: Batch) -> None:
             for key, value in values.items():
-                batch.iteration_ids.append(iteration)
-                batch.keys.append(key)
-                batch.steps.append(steps[key])
-                batch.values.append(value)
-                batch.timestamps.append(stamp)
+                batch.add_point(iteration, key, steps[key], value, stamp, implicit)
 
-        self._submit(fill)
+        written = self._submit(fill)
+        if written is not None and written.stored_steps is not None:
+            # Unbuffered, and another process logged these keys meanwhile.
+            steps = dict(zip(values, written.stored_steps, strict=True))
         return steps
 
     def log_metric(
@@ -304,14 +312,12 @@ class TrackingMixin(StoreBase):
                 self._next_steps[(iteration, key)] = step
 
         def fill(batch: Batch) -> None:
-            for (key, value, _), step in zip(checked, steps, strict=True):
-                batch.iteration_ids.append(iteration)
-                batch.keys.append(key)
-                batch.steps.append(step)
-                batch.values.append(value)
-                batch.timestamps.append(stamp)
+            for (key, value, explicit), step in zip(checked, steps, strict=True):
+                batch.add_point(iteration, key, step, value, stamp, explicit is None)
 
-        self._submit(fill)
+        written = self._submit(fill)
+        if written is not None and written.stored_steps is not None:
+            steps = written.stored_steps
         return steps
 
     def log_params(self, iteration_id: IdLike, params: Mapping[str, Any]) -> None:

@@ -45,6 +45,7 @@ from diary.store.point_writers import (
     write_core,
     write_small_batch,
 )
+from diary.store.steps import settle_chosen_steps
 from diary.store.summaries import summarise, upsert_duckdb
 
 __all__ = [
@@ -119,6 +120,7 @@ def write_batch(
         The first refusal to report, or None.
     """
     refused: StorageError | None = None
+    original = batch
     duckdb = writer in ("arrow", "appender")
     wanted = (set(batch.iteration_ids) | {owner for owner, _ in batch.params}) - set(existing)
     stored: set[UUID] = set()
@@ -144,6 +146,9 @@ def write_batch(
     conflict = _write_params(conn, batch, unchecked_params)
     refused = refused or conflict
     if batch.values:
+        settled = settle_chosen_steps(conn, batch)
+        original.stored_steps = batch.stored_steps
+        batch = settled
         if duckdb and len(batch.values) <= SMALL_BATCH:
             write_small_batch(conn, batch)
         elif writer == "arrow":
@@ -224,43 +229,45 @@ def write_small(conn: Connection, batch: Batch) -> StorageError | None:
     if batch.params:
         _write_new_params(conn, batch)
         return None
-    iteration = batch.iteration_ids[0]
-    params = [
-        iteration,
-        batch.keys[0],
-        batch.steps[0],
-        batch.values[0],
-        round(batch.timestamps[0] * 1_000_000),
-        iteration,
-    ]
     raw = raw_connection(conn)
     raw.execute("BEGIN TRANSACTION")
     try:
-        written = raw.execute(_ONE_POINT_SQL, params).fetchone()
-        if written is None or written[0] == 0:
-            raw.execute("ROLLBACK")
-            return NotFound(
-                "iteration",
-                str(iteration),
-                message=f"iteration not found: {iteration}; its metrics were dropped",
-            )
-        upsert_duckdb(raw, summarise(batch))
-        raw.execute("COMMIT")
+        refused = _write_one_point(conn, raw, batch)
+        raw.execute("ROLLBACK" if refused else "COMMIT")
     except BaseException:
         raw.execute("ROLLBACK")
         raise
+    return refused
+
+
+def _write_one_point(conn: Connection, raw: Any, batch: Batch) -> NotFound | None:
+    settled = settle_chosen_steps(conn, batch)
+    iteration = settled.iteration_ids[0]
+    params = [
+        iteration,
+        settled.keys[0],
+        settled.steps[0],
+        settled.values[0],
+        round(settled.timestamps[0] * 1_000_000),
+        iteration,
+    ]
+    written = raw.execute(_ONE_POINT_SQL, params).fetchone()
+    if written is None or written[0] == 0:
+        batch.stored_steps = None
+        return NotFound(
+            "iteration",
+            str(iteration),
+            message=f"iteration not found: {iteration}; its metrics were dropped",
+        )
+    upsert_duckdb(raw, summarise(settled))
     return None
 
 
 def _without(batch: Batch, missing: set[UUID]) -> Batch:
     kept = Batch(params={k: v for k, v in batch.params.items() if k[0] not in missing})
-    for row in batch.points():
+    for row in batch.point_rows():
         if row[0] not in missing:
-            kept.iteration_ids.append(row[0])
-            kept.keys.append(row[1])
-            kept.steps.append(row[2])
-            kept.values.append(row[3])
-            kept.timestamps.append(row[4])
+            kept.add_point(*row)
     return kept
 
 
