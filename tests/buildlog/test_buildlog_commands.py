@@ -190,6 +190,8 @@ def test_migrate_reports_and_exit_status(project: Path) -> None:
 
 def test_export_import_and_db_commands(project: Path, database: str, tmp_path: Path) -> None:
     ok(project, "reward", "accepted")
+    info = json.loads(ok(project, "info", "--json").stdout)
+    assert info["backend"] == ("postgresql" if database.startswith("postgresql") else "sqlite")
     out = tmp_path / "export"
     exported = json.loads(ok(project, "export", "-o", str(out), "--json").stdout)
     assert exported["tables"]["rewards"] == 1

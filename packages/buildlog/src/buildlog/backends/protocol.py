@@ -69,7 +69,7 @@ class StorageBackend(Protocol):
 
     @property
     def kind(self) -> str:
-        """``"sqlite"`` or ``"legacy"``."""
+        """``"sqlite"``, ``"postgresql"`` or ``"legacy"``."""
         ...
 
     @property

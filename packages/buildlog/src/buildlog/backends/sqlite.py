@@ -76,8 +76,8 @@ class SQLiteBackend:
 
     @property
     def kind(self) -> str:
-        """``"sqlite"``."""
-        return "sqlite"
+        """The database engine: ``"sqlite"``, or ``"postgresql"`` on a server."""
+        return str(self._engine.dialect.name)
 
     @property
     def project_id(self) -> str:
