@@ -184,30 +184,48 @@ _ONE_POINT_SQL = (
 )
 
 
+# Joining the iteration's row checks that it exists; the primary key refuses a key stored
+# already (the caller then checks every key). One parameter binds scalars; more travel as
+# list parameters that DuckDB unnests: binding four scalars per row of a VALUES list made
+# DuckDB plan a statement of hundreds of parameters (~20 ms for 100 parameters, against
+# ~3 ms), and NOT EXISTS subqueries doubled the cost of a single one (3.7 ms against 1.7 ms).
+_NEW_PARAM_SQL = (
+    "INSERT INTO parameter (iteration_id, key, value, created_at) "
+    "SELECT id, ?, ?, make_timestamp(?) FROM iteration WHERE id = ?"
+)
+_NEW_PARAMS_SQL = (
+    "INSERT INTO parameter (iteration_id, key, value, created_at) "
+    "SELECT id, v.k, v.val, make_timestamp(v.t) FROM iteration, (SELECT "
+    "unnest(CAST(? AS VARCHAR[])) AS k, unnest(CAST(? AS VARCHAR[])) AS val, "
+    "unnest(CAST(? AS BIGINT[])) AS t) AS v WHERE id = ?"
+)
+
+
 def _write_new_params(conn: Connection, batch: Batch) -> None:
     """Parameters of one iteration with one autocommitted statement, when all are new.
 
-    ``INSERT ... SELECT FROM (VALUES ...) WHERE <iteration exists> AND NOT <key stored>``
-    stores the keys the iteration does not have yet, atomically.
+    The statement stores every key or none: it fails on a key the iteration has already.
 
     Raises:
-        CheckEveryKey: some were not stored (a key stored already: perhaps with the same
-            value, perhaps not; or no such iteration).
+        CheckEveryKey: nothing was stored (a key stored already, perhaps with the same value,
+            perhaps not; or no such iteration).
     """
+    import duckdb
+
     items = list(batch.params.items())
     owner = items[0][0][0]
-    rows = ", ".join("(?, ?, ?, make_timestamp(?))" for _ in items)
-    sql = (
-        "INSERT INTO parameter (iteration_id, key, value, created_at) "
-        f"SELECT v.i, v.k, v.val, v.t FROM (VALUES {rows}) v(i, k, val, t) "
-        "WHERE EXISTS (SELECT 1 FROM iteration WHERE id = ?) AND NOT EXISTS "
-        "(SELECT 1 FROM parameter p WHERE p.iteration_id = v.i AND p.key = v.k)"
-    )
-    params: list[Any] = []
-    for (iteration, key), (value, stamp) in items:
-        params.extend((iteration, key, value, round(stamp * 1_000_000)))
-    params.append(owner)
-    written = raw_connection(conn).execute(sql, params).fetchone()
+    if len(items) == 1:
+        ((_, key), (value, stamp)) = items[0]
+        sql, params = _NEW_PARAM_SQL, [key, value, round(stamp * 1_000_000), owner]
+    else:
+        keys = [key for (_, key), _ in items]
+        values = [value for _, (value, _) in items]
+        stamps = [round(stamp * 1_000_000) for _, (_, stamp) in items]
+        sql, params = _NEW_PARAMS_SQL, [keys, values, stamps, owner]
+    try:
+        written = raw_connection(conn).execute(sql, params).fetchone()
+    except duckdb.ConstraintException:
+        raise CheckEveryKey from None
     if not written or written[0] != len(items):
         raise CheckEveryKey
 
