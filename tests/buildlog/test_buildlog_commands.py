@@ -81,7 +81,7 @@ def test_session_without_reward_gets_an_automatic_one(project: Path, database: s
     ok(project, "experiment", "start")
     ended = ok(project, "experiment", "end")
     assert ended.stderr.startswith("buildlog: no reward in this session; logged rew-")
-    (auto,) = json.loads(ok(project, "rewards", "--json").stdout)
+    (auto,) = json.loads(ok(project, "rewards", "--json").stdout)["events"]
     assert (auto["outcome"], auto["reward_value"], auto["source"]) == (
         "revision",
         0.5,
@@ -151,7 +151,7 @@ def test_legacy_backend_is_read_only(project: Path, isolated_home: Path) -> None
     assert info["legacy_malformed_lines"] == [
         f"{(data / 'sessions.jsonl').resolve()}:3: invalid JSON: Expecting value (column 1)"
     ]
-    assert len(json.loads(ok(project, "rewards", "--json").stdout)) == 3
+    assert json.loads(ok(project, "rewards", "--json").stdout)["total_events"] == 3
     result = run(project, "reward", "accepted")
     assert result.exit_code == 1
     assert result.stderr == (
@@ -270,10 +270,11 @@ def test_the_original_tools_option_spellings_work_unchanged(project: Path) -> No
     assert (ended["entry_file"], ended["notes"]) == ("entry.md", "go\ndone")  # notes add up
     ok(project, "reward", "accepted", "-s", started["id"])
     ok(project, "reward", "rejected")
-    mine = json.loads(ok(project, "rewards", "-s", started["id"], "--json").stdout)
-    assert [r["outcome"] for r in mine] == ["revision", "accepted"]
+    lines = ok(project, "rewards", "-s", started["id"], "--format", "jsonl").stdout
+    assert [json.loads(line)["outcome"] for line in lines.splitlines()] == ["revision", "accepted"]
     assert [
-        r["outcome"] for r in json.loads(ok(project, "rewards", "-n", "1", "--json").stdout)
+        r["outcome"]
+        for r in json.loads(ok(project, "rewards", "-n", "1", "--json").stdout)["events"]
     ] == ["rejected"]
 
 

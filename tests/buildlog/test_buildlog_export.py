@@ -417,7 +417,7 @@ def test_an_export_of_the_original_tool_is_read_unverified(project: Path, tmp_pa
         "skill_decisions: 1 added, 0 already present",
     ]
     listed = CliRunner().invoke(cli, ["--project-root", str(project), "rewards", "--json"])
-    assert [r["id"] for r in json.loads(listed.stdout)] == ["rew-9e945b24ce"]
+    assert [r["id"] for r in json.loads(listed.stdout)["events"]] == ["rew-9e945b24ce"]
 
 
 def test_null_empty_and_text_values_survive_adoption_export_and_import(

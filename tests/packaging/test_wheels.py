@@ -106,5 +106,5 @@ def test_buildlog_runs_its_packaged_migrations(venv: Path, tmp_path: Path) -> No
         venv, "buildlog", "--project-root", str(project), "rewards", "--json", cwd=tmp_path
     )
     assert listed.returncode == 0, listed.stderr
-    assert [row["outcome"] for row in json.loads(listed.stdout)] == ["accepted"]
+    assert [row["outcome"] for row in json.loads(listed.stdout)["events"]] == ["accepted"]
     assert (tmp_path / ".buildlog" / "buildlog.db").exists()

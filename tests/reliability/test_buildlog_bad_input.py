@@ -764,7 +764,7 @@ def test_hostile_texts_are_stored_literally(case: Case, text: str) -> None:
     assert code == 0, err
     assert [d["skill_id"] for d in json.loads(out)] == [text[:30]]
     code, out, err = _invoke(case, ["rewards", "--json"])
-    assert json.loads(out)[-1]["notes"] == text
+    assert json.loads(out)["events"][0]["notes"] == text  # newest first, as the original
     code, out, err = _invoke(case, ["learnings", "--json"])
     assert text in [learning["rule"] for learning in json.loads(out)]
     after = row_counts(case.db)

@@ -307,7 +307,7 @@ def test_no_command_shows_another_projects_records(tmp_path: Path) -> None:
         assert beta_id not in text, args
         assert "XYLO" in text or args[0] == "info", args
     shown = json.loads(_cli(alpha, ["rewards", "--json"]))
-    assert [r["notes"] for r in shown] == ["note-XYLO"]
+    assert [r["notes"] for r in shown["events"]] == ["note-XYLO"]
     assert [m["description"] for m in json.loads(_cli(alpha, ["mistakes", "--json"]))] == [
         "mistake-XYLO"
     ]
@@ -452,7 +452,7 @@ def test_legacy_files_outside_the_project_are_never_read_or_renamed(
         assert refused.stderr.startswith(f"Error: {message}; buildlog neither reads"), args
     # Other commands go on without those files, and say why.
     listed = CliRunner().invoke(cli, ["--project-root", str(beta), "rewards", "--json"])
-    assert (listed.exit_code, json.loads(listed.stdout)) == (0, [])
+    assert (listed.exit_code, json.loads(listed.stdout)["events"]) == (0, [])
     assert f"buildlog: ignored legacy files: {message}" in listed.stderr
     assert "ALPHA-ONLY" not in listed.stdout
     assert {p.name: p.read_bytes() for p in (alpha / ".buildlog").iterdir()} == before

@@ -1,20 +1,21 @@
-"""Experiment metrics and reports: how often mistakes repeat, per session and overall.
+"""Experiment metrics and reports (how often mistakes repeat, per session and overall), the
+reward summary and the project overview.
 
-The same numbers, keys and order as the original's ``buildlog experiment metrics`` and
-``experiment report``, computed from the project's sessions and mistakes.
+The same numbers, keys and order as the original's ``buildlog experiment metrics``,
+``experiment report`` and ``rewards --json``, computed from the project's records.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from buildlog.backends.protocol import StorageBackend
-from buildlog.records import Mistake, Session
+from buildlog.records import Mistake, RewardEvent, Session
 from storage_core.errors import NotFound
 
-__all__ = ["experiment_report", "overview", "session_metrics"]
+__all__ = ["experiment_report", "overview", "reward_summary", "session_metrics"]
 
 
 def _rate(repeated: int, total: int) -> float:
@@ -99,6 +100,57 @@ def _iso(stamp: str) -> str:
         return datetime.fromisoformat(stamp).isoformat()
     except ValueError:
         return stamp
+
+
+def reward_summary(
+    backend: StorageBackend, *, limit: int | None = None, session_id: str | None = None
+) -> dict[str, Any]:
+    """The original's ``rewards --json`` object: counts and the mean reward over the project's
+    rewards (of one session, when given), and the events newest first (the newest ``limit``).
+
+    Each event has the original's keys: the optional ones only when set. Like the original,
+    a reward whose time cannot be read is left out of the counts and the events.
+    """
+    events: list[tuple[datetime, RewardEvent]] = []
+    for event in backend.load_events("rewards"):
+        if not isinstance(event, RewardEvent):
+            continue
+        if session_id is not None and event.session_id != session_id:
+            continue
+        try:
+            stamp = datetime.fromisoformat(event.timestamp)
+        except ValueError:
+            continue
+        events.append((stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC), event))
+    total = len(events)
+    outcomes = [event.outcome for _, event in events]
+    mean = sum(event.reward_value for _, event in events) / total if total else 0.0
+    events.sort(key=lambda pair: pair[0], reverse=True)
+    if limit is not None:
+        events = events[:limit]
+    return {
+        "total_events": total,
+        "accepted": outcomes.count("accepted"),
+        "revisions": outcomes.count("revision"),
+        "rejected": outcomes.count("rejected"),
+        "mean_reward": mean,
+        "events": [_reward_dict(stamp, event) for stamp, event in events],
+    }
+
+
+def _reward_dict(stamp: datetime, event: RewardEvent) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": event.id,
+        "timestamp": stamp.isoformat(),
+        "outcome": event.outcome,
+        "reward_value": event.reward_value,
+        "rules_active": event.rules_active,
+    }
+    for name in ("revision_distance", "error_class", "notes", "source", "session_id"):
+        value = getattr(event, name)
+        if value is not None:
+            row[name] = value
+    return row
 
 
 def overview(backend: StorageBackend, project_root: Path) -> dict[str, Any]:

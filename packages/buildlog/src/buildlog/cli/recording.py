@@ -88,8 +88,17 @@ def reward(
 @json_option
 @pass_state
 def rewards(state: CliState, limit: int | None, session: str | None, as_json: bool) -> None:
-    """List the project's rewards, oldest first."""
+    """List the project's rewards, oldest first.
+
+    JSON (``--json``) is the original buildlog's object: the counts, the mean reward and the
+    ``events``, newest first.
+    """
     backend = resolve(state).backend
+    if as_json:
+        from buildlog.reports import reward_summary
+
+        emit(reward_summary(backend, limit=limit, session_id=session), (), as_json=True)
+        return
     if session is None:
         records = backend.load_events("rewards", limit=limit)
     else:
