@@ -75,6 +75,40 @@ def _original_writes_legacy_files(tools: Tools, project: Path) -> None:
     tools.original(project, "experiment", "end")
 
 
+_ISSUES = [
+    {"severity": "major", "category": "testing", "description": "No test for the parser",
+     "rule_learned": "Every parser change gets a test", "location": "src/parser.py",
+     "rules_consulted": ["test_terrorist:tt-1"]},
+    {"severity": "minor", "category": "style", "description": "A long function",
+     "rule_learned": "Keep functions short"},
+]  # fmt: skip
+_PROCESS_ISSUES = """
+import json, sys
+from pathlib import Path
+from buildlog.core import gauntlet_process_issues
+gauntlet_process_issues(Path("buildlog"), json.loads(sys.argv[1]), iteration=1,
+                        source="gauntlet:PR#3", valid_rule_ids={"test_terrorist:tt-1"})
+"""
+
+
+def _original_writes_the_rest(tools: Tools, project: Path) -> None:
+    """Drive the original, on its database, through learnings (a gauntlet review, twice, so
+    they are reinforced), a promotion and a rejection of skills of its example journal entry,
+    and a processed gauntlet review (a credit, a posterior snapshot)."""
+    issues = project / "issues.json"
+    issues.write_text(json.dumps(_ISSUES))
+    tools.original(project, "gauntlet", "learn", str(issues), "--source", "gauntlet:PR#1")
+    tools.original(project, "gauntlet", "learn", str(issues), "--source", "gauntlet:PR#2")
+    skills = json.loads(tools.original(project, "skills", "--format", "json").stdout)["skills"]
+    first, second = [skill["id"] for group in skills.values() for skill in group][:2]
+    tools.original(project, "promote", first)
+    tools.original(project, "reject", second)
+    subprocess.run(
+        [str(tools.original_python), "-c", _PROCESS_ISSUES, json.dumps(_ISSUES)],
+        cwd=project, env=tools.env, check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+
+
 _COMPARED = {
     "reward_events": "id",
     "sessions": "id",
@@ -324,18 +358,35 @@ def test_exports_read_both_ways_and_agree_field_by_field(tools: Tools, tmp_path:
     project = _repo(tmp_path / "widgets", "https://github.com/acme/widgets.git", tools.env)
     _original_writes_legacy_files(tools, project)
     tools.original(project, "migrate")
+    _original_writes_the_rest(tools, project)
     theirs = tmp_path / "export-original"
     tools.original(project, "export", "-o", str(theirs))
     ours = tmp_path / "export-ours"
     tools.ours(project, "export", "-o", str(ours))
-    for name in ("rewards", "sessions", "mistakes"):
+    keys = {"rewards": "id", "sessions": "id", "mistakes": "id", "learnings": "id",
+            "skill_decisions": "skill_id"}  # fmt: skip
+    for name, key in keys.items():
         original_rows = _lines(theirs / f"{name}.jsonl")
         assert original_rows, name
         # Field by field, key order aside: every field the original writes, with its value.
-        our_rows = {row["id"]: row for row in _lines(ours / f"{name}.jsonl")}
+        our_rows = {row[key]: row for row in _lines(ours / f"{name}.jsonl")}
         for row in original_rows:
-            mine = our_rows[row["id"]]
-            assert {k: mine.get(k) for k in row} == row, (name, row["id"])
+            mine = our_rows[row[key]]
+            assert {k: mine.get(k) for k in row} == row, (name, row[key])
+    assert {row["reinforcement_count"] for row in _lines(ours / "learnings.jsonl")} == {3}
+    # The tables the original does not export: ours carries every row it wrote.
+    with sqlite3.connect(tools.database) as conn:
+        conn.row_factory = sqlite3.Row
+        snapshots = [dict(r) for r in conn.execute("SELECT * FROM posterior_snapshots")]
+        credits = [dict(r) for r in conn.execute("SELECT * FROM gauntlet_credits")]
+    conn.close()
+    assert len(snapshots) == len(credits) == 1
+    (snapshot,) = _lines(ours / "posterior_snapshots.jsonl")
+    shared = set(snapshot) & set(snapshots[0])
+    assert {"rule_id", "alpha", "beta"} <= shared
+    assert {k: snapshot[k] for k in shared} == {k: snapshots[0][k] for k in shared}
+    (credit,) = _lines(ours / "gauntlet_credits.jsonl")
+    assert json.loads(credits[0]["rules"]) == credit["rules"] == ["test_terrorist:tt-1"]
     # rules.jsonl: the original builds it from gauntlet_rules (importing its bundled seeds
     # into the shared database first); ours carries the same rows, marked as from the database.
     original_rules = _lines(theirs / "rules.jsonl")
@@ -347,7 +398,19 @@ def test_exports_read_both_ways_and_agree_field_by_field(tools: Tools, tmp_path:
     # The original's export (no checksums) imports into a fresh database with ours.
     fresh = Tools(tmp_path / "home-fresh", tools.original_python)
     fresh.home.mkdir()
-    imported = fresh.ours(project, "import", str(theirs))
+    # (From outside the project: in a home with no database, the promoted.json the original
+    # keeps beside its database makes the project's own records read-only legacy files.)
+    imported = fresh.ours(tmp_path, "import", "--all-projects", str(theirs))
     assert "cannot be verified" in imported.stderr or "no checksums" in imported.stderr
     for table in _COMPARED:
         assert _rows(fresh.database, table) == _rows(tools.database, table), table
+    for query in (
+        "SELECT * FROM review_learnings ORDER BY id",
+        "SELECT project_id, skill_id, decision FROM skill_decisions ORDER BY skill_id",
+    ):  # the original's export has no decision times
+        rows = []
+        for database in (fresh.database, tools.database):
+            with sqlite3.connect(database) as conn:
+                rows.append(conn.execute(query).fetchall())
+            conn.close()
+        assert rows[0] == rows[1] != [], query
