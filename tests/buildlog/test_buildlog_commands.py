@@ -287,7 +287,7 @@ def test_a_reward_without_rules_credits_the_latest_gauntlet_credit(
 
     from buildlog.project import identify_project
 
-    ok(project, "rewards")  # creates the database and registers the project
+    ok(project, "info")  # creates the database and registers the project
     project_id = identify_project(project).id
     with sqlite3.connect(isolated_home / "buildlog.db") as conn:
         conn.executemany(
@@ -500,3 +500,21 @@ def test_overview(project: Path, database: str) -> None:
     (row,) = csv.DictReader(io.StringIO(ok(project, "overview", "--format", "csv").stdout))
     assert (row["initialized"], row["entries"], row["records.rewards"]) == ("True", "1", "1")
     assert "Rewards:     1" in ok(project, "overview").stdout
+
+
+READING_COMMANDS = [
+    ["rewards"], ["rewards", "--json"], ["sessions"], ["mistakes", "--format", "csv"],
+    ["learnings"], ["skills"], ["bandit", "show"], ["experiment", "metrics"],
+    ["experiment", "report", "--json"],
+]  # fmt: skip
+
+
+def test_commands_that_read_create_no_database(project: Path, isolated_home: Path) -> None:
+    """Nothing recorded anywhere: a listing prints an empty project and leaves no file."""
+    for args in READING_COMMANDS:
+        ok(project, *args)
+        assert not isolated_home.exists(), args
+    assert json.loads(ok(project, "rewards", "--json").stdout)["events"] == []
+    ok(project, "reward", "accepted")  # the first write creates it
+    assert (isolated_home / "buildlog.db").exists()
+    assert json.loads(ok(project, "rewards", "--json").stdout)["total_events"] == 1

@@ -99,8 +99,8 @@ def test_legacy_project_migrate_export_import(env: dict[str, str], tmp_path: Pat
     assert again.stdout == "nothing to migrate: no legacy files pending\n"
 
     buildlog(env, project, "reward", "accepted", "--rule", "arch-b0fcb62a1e")
-    rewards = json.loads(buildlog(env, project, "rewards", "--json").stdout)
-    assert rewards[0]["id"] == "rew-9e945b24ce"
+    rewards = json.loads(buildlog(env, project, "rewards", "--json").stdout)["events"]
+    assert rewards[-1]["id"] == "rew-9e945b24ce"  # newest first, as the original prints them
     assert len(rewards) == 2
 
     out = tmp_path / "export"

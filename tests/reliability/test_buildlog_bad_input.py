@@ -229,12 +229,12 @@ CLI_CASES: list[tuple[str, Setup, str]] = [
     ),
     (
         "db-in-a-place-nobody-may-write",
-        _args("rewards", BUILDLOG_DB="/sys/buildlog-test.db"),
+        _args("reward", "accepted", BUILDLOG_DB="/sys/buildlog-test.db"),
         "permission denied: /sys/buildlog-test.db",
     ),
     (
         "db-under-a-file",
-        _args("rewards", BUILDLOG_DB="{root}/.buildlog-file/buildlog.db"),
+        _args("reward", "accepted", BUILDLOG_DB="{root}/.buildlog-file/buildlog.db"),
         "cannot create the database folder {root}/.buildlog-file: a file of that name exists",
     ),
     (

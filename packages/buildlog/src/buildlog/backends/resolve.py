@@ -56,6 +56,7 @@ def resolve_backend(
     db: str | None = None,
     *,
     identity: ProjectIdentity | None = None,
+    create: bool = True,
 ) -> Resolution:
     """Choose (and if needed create) the backend for the project at ``project_root``.
 
@@ -63,6 +64,9 @@ def resolve_backend(
         project_root: the project folder (default: the working directory).
         db: the database path or URL (default: ``BUILDLOG_DB`` / ``BUILDLOG_HOME``).
         identity: the project's identity, when the caller derived it already.
+        create: create the database when there is neither a database nor legacy files
+            (case 4). False for commands that only read: they then see an empty project
+            (case 3 with no files) and leave nothing behind.
 
     Returns:
         The resolution; its backend is bound to the project.
@@ -84,6 +88,11 @@ def resolve_backend(
     if not location.exists() and layout is not None:
         logger.debug("no database at %s; reading legacy files in %s", location.display(), layout)
         return Resolution(LegacyBackend(layout, identity), 3, identity, location, layout)
+    if not location.exists() and not create and outside is None:
+        # Nothing recorded anywhere (find_layout found no legacy files in the project): read
+        # an empty project rather than create a database.
+        nowhere = LegacyLayout(identity.path / "buildlog")
+        return Resolution(LegacyBackend(nowhere, identity), 3, identity, location, None)
 
     from buildlog.backends.sql import register_project
     from buildlog.backends.sqlite import SQLiteBackend

@@ -29,12 +29,17 @@ class CliState:
 pass_state = click.make_pass_decorator(CliState)
 
 
-def resolve(state: CliState) -> Resolution:
-    """Resolve the backend once per invocation; notices go to stderr; closed at exit."""
+def resolve(state: CliState, *, create: bool = True) -> Resolution:
+    """Resolve the backend once per invocation; notices go to stderr; closed at exit.
+
+    Args:
+        create: False for commands that only read: with no database and no legacy files
+            they see an empty project instead of creating the database.
+    """
     if state.resolution is None:
         from buildlog.backends.resolve import resolve_backend
 
-        state.resolution = resolve_backend(state.project_root, state.db)
+        state.resolution = resolve_backend(state.project_root, state.db, create=create)
         click.get_current_context().call_on_close(state.resolution.backend.close)
         for notice in state.resolution.notices:
             click.echo(f"buildlog: {notice}", err=True)

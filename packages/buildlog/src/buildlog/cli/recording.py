@@ -93,7 +93,7 @@ def rewards(state: CliState, limit: int | None, session: str | None, as_json: bo
     JSON (``--json``) is the original buildlog's object: the counts, the mean reward and the
     ``events``, newest first.
     """
-    backend = resolve(state).backend
+    backend = resolve(state, create=False).backend
     if as_json:
         from buildlog.reports import reward_summary
 
@@ -113,7 +113,7 @@ def rewards(state: CliState, limit: int | None, session: str | None, as_json: bo
 @pass_state
 def sessions(state: CliState, limit: int | None, as_json: bool) -> None:
     """List the project's finished sessions, oldest first."""
-    records = resolve(state).backend.load_events("sessions", limit=limit)
+    records = resolve(state, create=False).backend.load_events("sessions", limit=limit)
     emit(as_rows(records), SESSION_COLUMNS, as_json=as_json)
 
 
@@ -123,7 +123,7 @@ def sessions(state: CliState, limit: int | None, as_json: bool) -> None:
 @pass_state
 def mistakes(state: CliState, limit: int | None, as_json: bool) -> None:
     """List the project's mistakes, oldest first."""
-    records = resolve(state).backend.load_events("mistakes", limit=limit)
+    records = resolve(state, create=False).backend.load_events("mistakes", limit=limit)
     emit(as_rows(records), MISTAKE_COLUMNS, as_json=as_json)
 
 
@@ -214,7 +214,7 @@ def learning_add(
 @pass_state
 def learning_list(state: CliState, as_json: bool) -> None:
     """List the project's learnings."""
-    records = resolve(state).backend.load_learnings().values()
+    records = resolve(state, create=False).backend.load_learnings().values()
     emit(as_rows(records), LEARNING_COLUMNS, as_json=as_json)
 
 
@@ -274,7 +274,11 @@ def reject(state: CliState, ids: tuple[str, ...], as_json: bool) -> None:
 @pass_state
 def skills(state: CliState, as_json: bool) -> None:
     """List the project's promoted and rejected skills."""
-    emit(as_rows(resolve(state).backend.load_skill_decisions()), SKILL_COLUMNS, as_json=as_json)
+    emit(
+        as_rows(resolve(state, create=False).backend.load_skill_decisions()),
+        SKILL_COLUMNS,
+        as_json=as_json,
+    )
 
 
 @click.group()
@@ -307,5 +311,5 @@ def bandit_update(
 @pass_state
 def bandit_show(state: CliState, as_json: bool) -> None:
     """List the project's arms."""
-    arms = resolve(state).backend.load_bandit_state()
+    arms = resolve(state, create=False).backend.load_bandit_state()
     emit([_arm_row(arm) for arm in arms], ARM_COLUMNS, as_json=as_json)

@@ -19,7 +19,7 @@ def experiment_metrics(state: CliState, session_id: str | None, as_json: bool) -
     """Show the mistakes, repeats and rule changes of a session, or of all sessions."""
     from buildlog.reports import session_metrics
 
-    metrics = session_metrics(resolve(state).backend, session_id)
+    metrics = session_metrics(resolve(state, create=False).backend, session_id)
     if as_json or output_format() != "table":
         emit(metrics, list(metrics), as_json=as_json)
         return
@@ -41,7 +41,7 @@ def experiment_report(state: CliState, as_json: bool) -> None:
     jsonl: one record per session)."""
     from buildlog.reports import experiment_report as build_report
 
-    report = build_report(resolve(state).backend)
+    report = build_report(resolve(state, create=False).backend)
     chosen = "json" if as_json else output_format()
     if chosen == "json":
         echo_json(report)

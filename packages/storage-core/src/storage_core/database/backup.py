@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from storage_core.database.engines import open_duckdb
 from storage_core.database.files import FileKind, describe_file_kind, detect_file_kind
-from storage_core.database.targets import database_path
+from storage_core.database.targets import database_path, display_url
 from storage_core.errors import ForeignDatabase, NotFound, PermissionDenied, StorageError
 
 __all__ = ["backup_database"]
@@ -49,7 +49,7 @@ def backup_database(
     if isinstance(engine_or_path, Engine):
         source = database_path(engine_or_path.url)
         if source is None:
-            shown = engine_or_path.url.render_as_string(hide_password=True)
+            shown = display_url(engine_or_path.url)
             raise StorageError(f"cannot back up {shown}: only SQLite and DuckDB files can be")
     else:
         source = Path(engine_or_path).expanduser().absolute()

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 import sqlalchemy as sa
 
 from storage_core.database import database_path
+from storage_core.database.targets import display_url
 from storage_core.errors import (
     ConfigError,
     ForeignDatabase,
@@ -174,7 +175,7 @@ def current_revision(engine: Engine, env: SchemaEnvironment) -> str | None:
 def describe(engine: Engine) -> str:
     """The database as messages name it: its path, or its URL without the password."""
     path = database_path(engine.url)
-    return str(path) if path is not None else engine.url.render_as_string(hide_password=True)
+    return str(path) if path is not None else display_url(engine.url)
 
 
 def _run_alembic(
