@@ -130,7 +130,8 @@ def test_the_command_line_on_a_postgresql_server(postgres_url: str) -> None:
     for args in (["db", "backup", "copy.db"], ["db", "compact"]):  # files only: one line each
         refused = diary(env, *args, check=False)
         assert (refused.returncode, refused.stderr.count("\n")) == (1, 1), args
-        assert refused.stderr.startswith("Error: ") and ":***@" not in refused.stderr, args
+        assert refused.stderr.startswith("Error: "), args
+        assert ":***@" not in refused.stderr, args
 
 
 def test_a_server_that_is_not_there_is_one_error_line(tmp_path: Path) -> None:
