@@ -214,13 +214,15 @@ class InlineStore(AbstractArtifactStore):
             sha256 = hashlib.sha256(source).hexdigest()
             return StoredBytes("inline", "", len(source), sha256, source)
         digest = Digest()
-        buffer = bytearray()
+        chunks: list[bytes] = []
         for chunk in iter_chunks(source, CHUNK_SIZE):
             digest.update(chunk)
             if digest.size > self.max_bytes:
                 raise ArtifactTooLarge(digest.size, self.max_bytes)
-            buffer += chunk
-        return StoredBytes("inline", "", digest.size, digest.hexdigest, bytes(buffer))
+            chunks.append(chunk)
+        # One chunk (a file up to CHUNK_SIZE) is kept as read; more are joined in one copy.
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return StoredBytes("inline", "", digest.size, digest.hexdigest, data)
 
     def open(self, uri: str, data: bytes | None = None) -> BinaryIO:
         """A stream over the row's bytes (a NULL column reads as no bytes)."""

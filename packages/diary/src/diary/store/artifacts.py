@@ -144,14 +144,17 @@ class ArtifactsMixin(IterationsMixin):
 
     def _put(
         self,
-        experiment: UUID,
+        experiment: UUID | None,
         iteration: UUID | None,
         source: ArtifactSource,
         name: str | None,
         description: str,
         media_type: str | None,
     ) -> Resource:
-        """Write the bytes, then record the row that points at them (owner checked again)."""
+        """Write the bytes, then record the row that points at them (owner checked again).
+
+        ``experiment`` None: the iteration's, looked up in the transaction of an inline row.
+        """
         if name is None:
             name = default_name(source)
         name = require_text("artifact name", name or "")
@@ -160,20 +163,28 @@ class ArtifactsMixin(IterationsMixin):
         self._take_object_identity()
         with opened(source) as data:
             stored = self.artifact_stores.current.write(data)
-        record = Resource(
-            uuid4(), experiment, iteration, name, description, media, stored.backend,
-            stored.uri, stored.size, stored.sha256, self.clock.now(), None,
-        )  # fmt: skip
+        resource_id, created = uuid4(), self.clock.now()
+
+        def row(owner: UUID) -> Resource:
+            return Resource(
+                resource_id, owner, iteration, name, description, media, stored.backend,
+                stored.uri, stored.size, stored.sha256, created, None,
+            )  # fmt: skip
+
         with self._discarding_on_failure(stored):
             # The owner is checked again as the row is written: DuckDB has no foreign keys,
             # and the experiment may have been deleted while the bytes were uploading.
-            if stored.data is None and self.is_duckdb:
+            if stored.data is None and self.is_duckdb and experiment is not None:
                 # One autocommitted statement, no transaction around it.
                 with self.reading() as conn:
-                    written = insert_resource(conn, record, None)
+                    written = insert_resource(conn, record := row(experiment), None)
             else:
                 with self.transaction() as conn:  # the row and its bytes commit together
-                    written = insert_resource(conn, record, stored.data)
+                    if experiment is None:
+                        experiment = iteration_owner(conn, iteration) if iteration else None
+                        if experiment is None:
+                            raise NotFound("iteration", str(iteration))
+                    written = insert_resource(conn, record := row(experiment), stored.data)
             if not written:
                 with self.reading() as conn:
                     self._artifact_owner(conn, experiment, iteration)  # raises NotFound
@@ -195,6 +206,10 @@ class ArtifactsMixin(IterationsMixin):
             NotFound: no such iteration.
         """
         iteration = as_uuid("iteration", iteration_id)
+        if self.artifact_stores.current.keeps_bytes_in_row:
+            # Inline: nothing leaves the process before the row is written, so the owner is
+            # found in the transaction that writes it (one unit of work instead of two).
+            return self._put(None, iteration, source, name, description, media_type)
         with self.reading() as conn:
             experiment = iteration_owner(conn, iteration)
         if experiment is None:
