@@ -36,10 +36,10 @@ FIRST_USE_RACES = 3
 
 
 def _json(root: Path, *args: str) -> list[dict[str, object]]:
-    result = CliRunner().invoke(cli, ["--project-root", str(root), *args, "--json"])
+    """The records a listing prints (JSON lines: ``rewards --json`` is the original's object)."""
+    result = CliRunner().invoke(cli, ["--project-root", str(root), *args, "--format", "jsonl"])
     assert result.exit_code == 0, result.stderr
-    data: list[dict[str, object]] = json.loads(result.stdout)
-    return data
+    return [json.loads(line) for line in result.stdout.splitlines()]
 
 
 @pytest.mark.slow
