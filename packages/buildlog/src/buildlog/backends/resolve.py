@@ -12,6 +12,7 @@ Notices are returned, not printed: the CLI writes them to stderr.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -88,7 +89,7 @@ def resolve_backend(
     if not location.exists() and layout is not None:
         logger.debug("no database at %s; reading legacy files in %s", location.display(), layout)
         return Resolution(LegacyBackend(layout, identity), 3, identity, location, layout)
-    if not location.exists() and not create and outside is None:
+    if not create and outside is None and _nothing_at(location):
         # Nothing recorded anywhere (find_layout found no legacy files in the project): read
         # an empty project rather than create a database.
         nowhere = LegacyLayout(identity.path / "buildlog")
@@ -121,3 +122,14 @@ def resolve_backend(
             f"({layout.data_dir}); run 'buildlog migrate' to import them"
         )
     return Resolution(backend, 2 if is_new else 1, identity, location, layout, notices)
+
+
+def _nothing_at(location: DatabaseLocation) -> bool:
+    """No database and nothing in its place: no file, no link, no FIFO (those are still
+    opened, and refused, as a write would; an empty regular file reads as empty)."""
+    path = location.path
+    if path is None:
+        return False
+    if not os.path.lexists(path):
+        return True
+    return path.is_file() and not path.is_symlink() and path.stat().st_size == 0
