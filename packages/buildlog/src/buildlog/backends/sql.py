@@ -56,6 +56,10 @@ def insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[dict[str, An
     return inserted
 
 
+# The first key of the advisory lock that serialises registrations on PostgreSQL ("blog").
+_REGISTRY_LOCK = 0x626C6F67
+
+
 def register_project(engine: Engine, identity: ProjectIdentity) -> tuple[ProjectIdentity, bool]:
     """Register a project, or bring its own row up to date (latest path, name, id source).
 
@@ -85,7 +89,14 @@ def register_project(engine: Engine, identity: ProjectIdentity) -> tuple[Project
 
 
 def _register(conn: Connection, identity: ProjectIdentity) -> tuple[ProjectIdentity, bool]:
-    """Insert or update the registry row inside a write transaction (re-reads under the lock)."""
+    """Insert or update the registry row inside a write transaction (re-reads under the lock).
+
+    SQLite's write transaction is that lock (``BEGIN IMMEDIATE``). PostgreSQL's default
+    isolation lets two first uses both find no row and both insert it, so there registrations
+    take turns on a transaction advisory lock.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:space, 1)"), {"space": _REGISTRY_LOCK})
     path = str(identity.path)
     now = format_timestamp()
     current = conn.execute(sa.select(projects).where(projects.c.id == identity.id)).first()
