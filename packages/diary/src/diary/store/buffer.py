@@ -89,8 +89,12 @@ class Batch:
 
     def extend(self, other: Batch) -> None:
         """Append another batch's contents (used to put back a batch whose flush failed)."""
-        for row in other.point_rows():
-            self.add_point(*row)
+        self.iteration_ids.extend(other.iteration_ids)
+        self.keys.extend(other.keys)
+        self.steps.extend(other.steps)
+        self.values.extend(other.values)
+        self.timestamps.extend(other.timestamps)
+        self.implicit.extend(other.implicit)
         for item, value in other.params.items():
             self.params.setdefault(item, value)
 

@@ -70,12 +70,11 @@ def settle_chosen_steps(conn: Connection, batch: Batch) -> Batch:
     if steps == batch.steps:
         return batch
     batch.stored_steps = steps
-    return dataclasses.replace(batch, steps=steps, stored_steps=steps)
+    return dataclasses.replace(batch, steps=steps)
 
 
 def _highest_stored_steps(conn: Connection, groups: set[Group]) -> dict[Group, int]:
     """The highest stored step of each (iteration, key) that has points."""
-    wanted = groups
     iterations = sorted({iteration for iteration, _ in groups}, key=str)
     keys = sorted({key for _, key in groups})
     found: dict[Group, int] = {}
@@ -100,6 +99,6 @@ def _highest_stored_steps(conn: Connection, groups: set[Group]) -> dict[Group, i
                 )
             ).all()
         for iteration, key, step in rows:
-            if (iteration, key) in wanted:
+            if (iteration, key) in groups:
                 found[(iteration, key)] = int(step)
     return found
