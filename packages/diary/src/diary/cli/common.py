@@ -12,6 +12,7 @@ from storage_core.cli_support import echo_json, echo_rows, echo_table, output_fo
 
 if TYPE_CHECKING:
     from diary.config import Settings
+    from diary.query.direct import DirectReader
     from diary.store import Store
 
 __all__ = [
@@ -19,9 +20,11 @@ __all__ = [
     "ITERATION",
     "MODEL",
     "MODEL_VERSION",
+    "READ_ITERATION",
     "CliState",
     "StoredId",
     "close_store",
+    "direct_reader",
     "echo_created",
     "echo_record",
     "echo_records",
@@ -38,12 +41,17 @@ class CliState:
     db_path: str | None = None
     env_file: str | None = None
     opened: Store | None = field(default=None, repr=False)
+    direct: DirectReader | None = field(default=None, repr=False)
+    direct_tried: bool = field(default=False, repr=False)
+    loaded: Settings | None = field(default=None, repr=False)
 
     def settings(self) -> Settings:
         """The settings from the options, the environment and the .env file."""
         from diary.config import load_settings
 
-        return load_settings(env_file=self.env_file, db_file=self.db_path)
+        if self.loaded is None:  # once: unknown variables are warned about once
+            self.loaded = load_settings(env_file=self.env_file, db_file=self.db_path)
+        return self.loaded
 
     def store(self, *, buffered: bool = False, create: bool = False) -> Store:
         """The store, opened (and migrated) on first use.
@@ -61,14 +69,38 @@ class CliState:
         if self.opened is None:
             from diary.store import Store
 
+            # DuckDB refuses a second connection of another configuration in one process.
+            self._close_direct()
             config = self.settings()
             if not create:
                 _require_database(config)
             self.opened = Store(config, buffered=buffered)
         return self.opened
 
+    def reader(self) -> DirectReader | None:
+        """The direct read path (:mod:`diary.query.direct`) for a command that only reads, or
+        None when the store must answer (call :meth:`store` then).
+
+        Raises:
+            NotFound: there is no database file.
+        """
+        if not self.direct_tried and self.opened is None:
+            from diary.query.direct import open_reader
+
+            self.direct_tried = True
+            config = self.settings()
+            _require_database(config)
+            self.direct = open_reader(config)
+        return self.direct
+
+    def _close_direct(self) -> None:
+        if self.direct is not None:
+            self.direct.close()
+            self.direct = None
+
     def close(self) -> None:
-        """Close the store if a command opened it."""
+        """Close the store or the direct reader if a command opened one."""
+        self._close_direct()
         if self.opened is not None:
             self.opened.close()
             self.opened = None
@@ -106,6 +138,11 @@ def _state() -> CliState:
 def settings() -> Settings:
     """The current invocation's settings."""
     return _state().settings()
+
+
+def direct_reader() -> DirectReader | None:
+    """The current invocation's direct reader (see :meth:`CliState.reader`)."""
+    return _state().reader()
 
 
 def store(*, buffered: bool = False, create: bool = False) -> Store:
@@ -163,20 +200,28 @@ class StoredId(_TextParam):
 
     name = "id"
 
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, *, reading: bool = False) -> None:
         self.table = table
+        self.reading = reading
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         """The whole id, as text."""
-        return value if value is None else stored_id(self.table, value)
+        return value if value is None else stored_id(self.table, value, reading=self.reading)
 
 
-def stored_id(table: str, given: str) -> str:
-    """The whole id of the ``table`` row that ``given`` (an id or a unique prefix) names."""
-    return str(store().resolve_id(table, given))
+def stored_id(table: str, given: str, *, reading: bool = False) -> str:
+    """The whole id of the ``table`` row that ``given`` (an id or a unique prefix) names.
+
+    ``reading``: the command only reads, so the direct reader may answer first (it opens the
+    file read-only; a command that writes goes straight to the store).
+    """
+    reader = direct_reader() if reading else None
+    found = reader.resolve_id(table, given) if reader is not None else None
+    return found if found is not None else str(store().resolve_id(table, given))
 
 
 ITERATION = StoredId("iteration")
+READ_ITERATION = StoredId("iteration", reading=True)
 ARTIFACT = StoredId("resource")
 MODEL = StoredId("model")
 MODEL_VERSION = StoredId("model_version")

@@ -12,13 +12,13 @@ import math
 import shutil
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-from diary.cli.common import store, stored_id
+from diary.cli.common import direct_reader, store, stored_id
 from diary.cli.tracking import metric
 from diary.errors import InvalidValue, StorageError
 
@@ -58,20 +58,15 @@ def metric_plot(
         iterations, keys = list(args[:-1]), (args[-1],)
     if output is not None and Path(output).suffix.lower() not in _FILE_KINDS:
         raise click.UsageError(f"--output must end in {', '.join(_FILE_KINDS)}")
-    opened = store()
     series = []
-    for given in iterations:
-        record = opened.get_iteration(stored_id("iteration", given))
-        for key in keys:
-            history = opened.metric_history(record.id, key)
-            if not len(history):
-                raise InvalidValue("metric", key, f"iteration {record.id} has no points of it")
-            steps, values = _as_list(history.steps), _as_list(history.values)
-            finite = [i for i, value in enumerate(values) if math.isfinite(value)]
-            if len(finite) < len(values):
-                steps, values = [steps[i] for i in finite], [values[i] for i in finite]
-            label = f"{str(record.id)[:8]} {key}" if len(iterations) > 1 else key
-            series.append((label, steps, values))
+    for iteration_id, key, steps, values in _histories(iterations, keys):
+        if not steps:
+            raise InvalidValue("metric", key, f"iteration {iteration_id} has no points of it")
+        finite = [i for i, value in enumerate(values) if math.isfinite(value)]
+        if len(finite) < len(values):
+            steps, values = [steps[i] for i in finite], [values[i] for i in finite]
+        label = f"{iteration_id[:8]} {key}" if len(iterations) > 1 else key
+        series.append((label, steps, values))
     heading = title or ", ".join(keys)
     if output is not None and not output.lower().endswith(".html"):
         _write_figure(Path(output), series, heading)
@@ -108,6 +103,26 @@ def _terminal_chart(
     plt.title(title)
     plt.xlabel("step")
     return str(plt.build())
+
+
+def _histories(
+    iterations: list[str], keys: Sequence[str]
+) -> Iterator[tuple[str, str, list[int], list[float]]]:
+    """(iteration id, key, steps, values) of each series, through the direct reader when it
+    finds every iteration, else through the store."""
+    reader = direct_reader()
+    found = [reader.find_iteration(given) for given in iterations] if reader else []
+    if reader is not None and None not in found:
+        for iteration_id in found:
+            for key in keys:
+                yield (str(iteration_id), key, *reader.history(str(iteration_id), key))
+        return
+    opened = store()
+    for given in iterations:
+        record = opened.get_iteration(stored_id("iteration", given))
+        for key in keys:
+            history = opened.metric_history(record.id, key)
+            yield str(record.id), key, _as_list(history.steps), _as_list(history.values)
 
 
 def _as_list(column: Any) -> list[Any]:

@@ -5,13 +5,19 @@ They are thin: :mod:`diary.query` does the searching and summarising, for the li
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from diary.cli.common import ITERATION, echo_record, store
+from diary.cli.common import ITERATION, READ_ITERATION, direct_reader, echo_record, store
 from diary.cli.entities import iteration
 from storage_core.cli_support import echo_json, echo_table, json_option, output_format
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from diary.query.direct import DirectReader
+    from diary.query.results import MetricSummary, SearchResult
 
 __all__ = ["iteration"]
 
@@ -91,19 +97,47 @@ def iteration_list(
 ) -> None:
     """List the iterations of EXPERIMENT (an id or a unique name), or of every experiment of
     --project, with their parameters and the last value of each metric, oldest first."""
-    from diary.query import search_runs
-
     if (experiment_id is None) == (project is None):
         raise click.UsageError("give an EXPERIMENT or --project (one of them)")
-    opened = store()
-    experiments = [opened.find_experiment(experiment_id).id] if experiment_id else None
-    projects = [project] if project else None
     chosen = _columns(columns)
-    result = search_runs(
-        opened, filter_, experiments=experiments, projects=projects, order_by=order_by,
-        limit=limit, offset=offset, columns=chosen,
-    )  # fmt: skip
+    result = None
+    reader = direct_reader()
+    if reader is not None and not filter_ and not order_by:
+        result = _direct_list(reader, experiment_id, project, chosen, limit, offset)
+    if result is None:
+        from diary.query import search_runs
+
+        opened = store()
+        experiments = [opened.find_experiment(experiment_id).id] if experiment_id else None
+        projects = [project] if project else None
+        result = search_runs(
+            opened, filter_, experiments=experiments, projects=projects, order_by=order_by,
+            limit=limit, offset=offset, columns=chosen,
+        )  # fmt: skip
     _echo_runs(result, as_json, chosen)
+
+
+def _direct_list(
+    reader: DirectReader,
+    experiment: str | None,
+    project: str | None,
+    chosen: list[str] | None,
+    limit: int | None,
+    offset: int,
+) -> SearchResult | None:
+    """An unfiltered listing through the direct reader, or None when the store must answer."""
+    from diary.query.expressions import column_keys
+
+    if experiment is not None:
+        found = reader.find_experiment(experiment)
+        scope = None if found is None else [found]
+    else:
+        owner = reader.find_project(project or "")
+        scope = None if owner is None else reader.project_experiments(owner)
+    if scope is None:
+        return None
+    keys = column_keys(chosen)
+    return reader.runs(experiments=scope, keys=keys, limit=limit, offset=offset)
 
 
 def _columns(text: str | None) -> list[str] | None:
@@ -196,7 +230,7 @@ def iteration_show(iteration_id: str, as_json: bool) -> None:
 
 
 @click.command("compare")
-@click.argument("iteration_ids", metavar="ID...", nargs=-1, required=True, type=ITERATION)
+@click.argument("iteration_ids", metavar="ID...", nargs=-1, required=True, type=READ_ITERATION)
 @click.option("--all", "show_all", is_flag=True, help="Show the parameters that are equal too.")
 @click.option(
     "--maximize", multiple=True, metavar="KEY",
@@ -209,13 +243,17 @@ def compare(
     """Compare iterations side by side: status, parameters (* marks those that differ; equal
     ones only with --all), each metric's last value, min and max, and which iteration has the
     best last value."""
-    from diary.query import metric_summaries, search_runs
+    gathered = _direct_compare(iteration_ids)
+    if gathered is None:
+        from diary.query import metric_summaries, search_runs
 
-    opened = store()
-    ids = [opened.get_iteration(given).id for given in iteration_ids]
-    found = {row["id"]: row for row in search_runs(opened, f"id in ({_ids(ids)})")}
-    runs = [found[i] for i in ids]
-    summaries = [metric_summaries(opened, i) for i in ids]
+        opened = store()
+        ids = [opened.get_iteration(given).id for given in iteration_ids]
+        found = {row["id"]: row for row in search_runs(opened, f"id in ({_ids(ids)})")}
+        runs = [found[i] for i in ids]
+        summaries = [metric_summaries(opened, i) for i in ids]
+    else:
+        ids, runs, summaries = gathered
     rows: list[dict[str, Any]] = []
     params = sorted({k for run in runs for k in run if k.startswith("params.")})
     for name in ["status", *params]:
@@ -272,6 +310,24 @@ def compare(
         ],
         ["field", *headers, "best"],
     )
+
+
+def _direct_compare(
+    given: tuple[str, ...],
+) -> tuple[list[UUID], list[dict[str, Any]], list[dict[str, MetricSummary]]] | None:
+    """The iterations, their rows and metric summaries through the direct reader, or None
+    when the store must answer."""
+    reader = direct_reader()
+    if reader is None:
+        return None
+    texts = [reader.find_iteration(text) for text in given]
+    if None in texts:
+        return None
+    chosen = [text for text in texts if text is not None]
+    found = {str(row["id"]): row for row in reader.runs(ids=chosen)}
+    summaries = reader.summaries(chosen)
+    ids = [found[text]["id"] for text in chosen]
+    return ids, [found[text] for text in chosen], [summaries[text] for text in chosen]
 
 
 # `diary iteration compare` names the same command.

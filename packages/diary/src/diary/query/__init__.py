@@ -12,8 +12,13 @@ same functions::
 
 from __future__ import annotations
 
-from diary.query.expressions import FilterError, parse_filter
-from diary.query.search import MetricSummary, SearchResult, metric_summaries, search_runs
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from diary.query.expressions import FilterError, parse_filter
+    from diary.query.results import MetricSummary, SearchResult
+    from diary.query.search import metric_summaries, search_runs
 
 __all__ = [
     "FilterError",
@@ -23,3 +28,21 @@ __all__ = [
     "parse_filter",
     "search_runs",
 ]
+
+# Imported on first use: the parser and the results import no database library, and the
+# command line's direct path (diary.query.direct) must not pay for SQLAlchemy.
+_HOMES = {
+    "FilterError": "expressions",
+    "MetricSummary": "results",
+    "SearchResult": "results",
+    "metric_summaries": "search",
+    "parse_filter": "expressions",
+    "search_runs": "search",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

@@ -27,6 +27,7 @@ Every error names the position of the mistake (1-based) in one line.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from diary.errors import InvalidValue
@@ -41,6 +42,7 @@ __all__ = [
     "Not",
     "Or",
     "Predicate",
+    "column_keys",
     "parse_field",
     "parse_filter",
 ]
@@ -375,3 +377,18 @@ def parse_field(text: str) -> Field:
     if token is not None:
         raise parser.fail(f"unexpected {token.text!r} after the field", token)
     return field
+
+
+def column_keys(columns: Iterable[str] | None) -> dict[str, list[str]] | None:
+    """The parameter and metric keys ``columns`` names (None: every key)."""
+    if columns is None:
+        return None
+    keys: dict[str, list[str]] = {"param": [], "metric": []}
+    for name in columns:
+        try:
+            field_ = parse_field(name)
+        except FilterError:
+            continue  # not a params/metrics column (tags, ...): nothing to narrow
+        if field_.kind in keys:
+            keys[field_.kind].append(field_.key)
+    return keys

@@ -10,9 +10,7 @@ back, with one query each for its parameters, metric summaries and tags.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -27,7 +25,14 @@ from diary.query.compile import (
     referenced,
     to_condition,
 )
-from diary.query.expressions import Field, FilterError, parse_field, parse_filter
+from diary.query.expressions import Field, FilterError, column_keys, parse_field, parse_filter
+from diary.query.results import (
+    ITERATION_COLUMNS,
+    MetricSummary,
+    SearchResult,
+    iteration_rows,
+    wide_rows,
+)
 
 if TYPE_CHECKING:
     from diary.store import Store
@@ -35,112 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["MetricSummary", "SearchResult", "metric_summaries", "search_runs"]
 
 _CHUNK = 500
-_ITERATION_COLUMNS = ("id", "experiment_id", "parent_id", "status", "created_at", "ended_at")
-
-
-@dataclass(frozen=True)
-class MetricSummary:
-    """A metric of an iteration in five numbers, computed by the engine.
-
-    Attributes:
-        last: the value at the highest step (the latest logged on a tie).
-        step: that step.
-        min: the smallest value (NaN sorts above every number).
-        max: the largest value.
-        count: how many points.
-    """
-
-    last: float
-    step: int
-    min: float
-    max: float
-    count: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """The summary as a dict."""
-        return {
-            "last": self.last,
-            "step": self.step,
-            "min": self.min,
-            "max": self.max,
-            "count": self.count,
-        }
-
-
-@dataclass
-class SearchResult(Sequence[dict[str, Any]]):
-    """The iterations found, one wide row each (``params.KEY``, ``metrics.KEY`` columns).
-
-    Attributes:
-        rows: the rows, in the order asked for.
-        params: the parameter keys of the columns, sorted.
-        metrics: the metric keys of the columns, sorted.
-    """
-
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    params: list[str] = field(default_factory=list)
-    metrics: list[str] = field(default_factory=list)
-
-    @property
-    def columns(self) -> list[str]:
-        """Every column, in table order."""
-        return [
-            *_ITERATION_COLUMNS,
-            *(f"params.{key}" for key in self.params),
-            *(f"metrics.{key}" for key in self.metrics),
-            "tags",
-        ]
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, index: Any) -> Any:
-        return self.rows[index]
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self.rows)
-
-    def ids(self) -> list[UUID]:
-        """The ids of the iterations found, in order."""
-        return [row["id"] for row in self.rows]
-
-    def to_arrow(self) -> Any:
-        """The rows as a ``pyarrow.Table`` (ids as strings; missing values null).
-
-        Raises:
-            StorageError: pyarrow is not installed.
-        """
-        from diary.store.point_writers import require_pyarrow
-
-        pa = require_pyarrow()
-        columns = self.columns
-        data = {name: [_arrow_value(row.get(name)) for row in self.rows] for name in columns}
-        return pa.table(data) if self.rows else pa.table({name: [] for name in columns})
-
-    def to_pandas(self) -> Any:
-        """The rows as a ``pandas.DataFrame``, like ``mlflow.search_runs`` returns.
-
-        Raises:
-            StorageError: pandas (or pyarrow) is not installed.
-        """
-        try:
-            import pandas  # noqa: F401
-        except ImportError:
-            from diary.errors import StorageError
-
-            raise StorageError(
-                "pandas is not installed; install the extra: "
-                "pip install 'deardiary-tracking[pandas]'"
-            ) from None
-        return self.to_arrow().to_pandas()
-
-
-def _arrow_value(value: Any) -> Any:
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, list):
-        return [str(item) for item in value]
-    return value
 
 
 def search_runs(
@@ -219,7 +118,7 @@ def search_runs(
             conn,
             ids,
             query.subquery("found") if len(ids) > _CHUNK else None,
-            keys=_column_keys(columns),
+            keys=column_keys(columns),
         )
 
 
@@ -267,21 +166,6 @@ def _check_keys(conn: sa.Connection, text: str, fields: list[Field]) -> None:
                 )
 
 
-def _column_keys(columns: Iterable[str] | None) -> dict[str, list[str]] | None:
-    """The parameter and metric keys ``columns`` names (None: every key)."""
-    if columns is None:
-        return None
-    keys: dict[str, list[str]] = {"param": [], "metric": []}
-    for name in columns:
-        try:
-            field_ = parse_field(name)
-        except FilterError:
-            continue  # not a params/metrics column (tags, ...): nothing to narrow
-        if field_.kind in keys:
-            keys[field_.kind].append(field_.key)
-    return keys
-
-
 def _wide_rows(
     conn: sa.Connection,
     ids: list[UUID],
@@ -302,9 +186,9 @@ def _wide_rows(
     )
     # Keyed by the id as text: hashing a UUID object runs Python code, a str's does not.
     found: dict[str, dict[str, Any]] = {}
-    params: dict[str, dict[str, str]] = {}  # key -> {iteration: value}
-    metrics: dict[str, dict[str, float]] = {}
-    tags: dict[str, list[str]] = {}
+    params: list[tuple[str, str, str]] = []
+    metrics: list[tuple[str, str, float]] = []
+    tags: list[tuple[str, str]] = []
     dialect = conn.dialect.name
     fetch = _Fetcher(conn, ids)
     for selection in selections:
@@ -313,30 +197,14 @@ def _wide_rows(
         param_query = param_query.where(parameter.c.iteration_id.in_(selection))
         if keys is not None:
             param_query = param_query.where(parameter.c.key.in_(keys["param"]))
-        for owner, key, value in fetch(parameter.c.iteration_id, param_query):
-            (params.get(key) or params.setdefault(key, {}))[owner] = value
+        params += fetch(parameter.c.iteration_id, param_query)
         summary = metric_summary_query(
             keys=None if keys is None else keys["metric"], within=selection, dialect=dialect
         )
-        for owner, key, last in fetch(
-            summary.c.iteration_id, sa.select(summary.c.key, summary.c.last)
-        ):
-            (metrics.get(key) or metrics.setdefault(key, {}))[owner] = last
+        metrics += fetch(summary.c.iteration_id, sa.select(summary.c.key, summary.c.last))
         tag_query = sa.select(tag.c.tag).where(tag.c.iteration_id.in_(selection))
-        for owner, name in fetch(tag.c.iteration_id, tag_query.order_by(tag.c.tag)):
-            tags.setdefault(owner, []).append(name)
-    result = SearchResult(params=sorted(params), metrics=sorted(metrics))
-    wide: list[tuple[str, dict[str, Any]]] = [
-        (f"params.{key}", params[key]) for key in result.params
-    ]
-    wide += [(f"metrics.{key}", metrics[key]) for key in result.metrics]
-    for text in fetch.texts:
-        row: dict[str, Any] = found[text]
-        for name, values in wide:
-            row[name] = values.get(text)
-        row["tags"] = tags.get(text, [])
-        result.rows.append(row)
-    return result
+        tags += fetch(tag.c.iteration_id, tag_query.order_by(tag.c.tag))
+    return wide_rows(((text, found[text]) for text in fetch.texts), params, metrics, tags)
 
 
 class _Fetcher:
@@ -365,7 +233,7 @@ class _Fetcher:
     def iterations(self, selection: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         """The iteration columns of the selected iterations, by id as text."""
         iteration = m.iteration
-        query = sa.select(*(iteration.c[name] for name in _ITERATION_COLUMNS))
+        query = sa.select(*(iteration.c[name] for name in ITERATION_COLUMNS))
         query = query.where(iteration.c.id.in_(selection))
         if not self.raw:
             for record in self.conn.execute(query):
@@ -375,23 +243,7 @@ class _Fetcher:
         # few): a UUID object per value costs more than the query.
         text = [sa.cast(column, sa.String) for column in query.selected_columns[:3]]
         statement = query.with_only_columns(*text, *query.selected_columns[3:])
-        known: dict[str | None, UUID | None] = {None: None}
-        known.update(self.by_text)
-        for key, experiment, parent, status, created, ended in self._raw_rows(statement):
-            for text_id in (experiment, parent):
-                if text_id not in known:
-                    known[text_id] = UUID(text_id)
-            yield (
-                key,
-                {
-                    "id": known[key],
-                    "experiment_id": known[experiment],
-                    "parent_id": known[parent],
-                    "status": status,
-                    "created_at": created.replace(tzinfo=UTC),
-                    "ended_at": None if ended is None else ended.replace(tzinfo=UTC),
-                },
-            )
+        yield from iteration_rows(self._raw_rows(statement), self.by_text)
 
     def _raw_rows(self, statement: Any) -> list[tuple[Any, ...]]:
         from storage_core.database import raw_duckdb_connection

@@ -12,18 +12,53 @@
 * :mod:`~storage_core.database.backup` makes consistent copies of both.
 """
 
-from storage_core.database.backup import backup_database
-from storage_core.database.engines import (
-    create_duckdb_engine,
-    create_engine_for,
-    damaged_database_error,
-    open_duckdb,
-    raw_duckdb_connection,
-    read_only_database_error,
-)
-from storage_core.database.files import FileKind, describe_file_kind, detect_file_kind
-from storage_core.database.sqlite import create_sqlite_engine
-from storage_core.database.targets import database_path, duckdb_url, sqlite_url
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from storage_core.database.backup import backup_database
+    from storage_core.database.duckdb_open import (
+        damaged_database_error,
+        open_duckdb,
+        read_only_database_error,
+    )
+    from storage_core.database.engines import (
+        create_duckdb_engine,
+        create_engine_for,
+        raw_duckdb_connection,
+    )
+    from storage_core.database.files import FileKind, describe_file_kind, detect_file_kind
+    from storage_core.database.sqlite import create_sqlite_engine
+    from storage_core.database.targets import database_path, duckdb_url, sqlite_url
+
+# Each name's module, imported on first use: the raw DuckDB path (duckdb_open, files) must not
+# pay for SQLAlchemy, which the engines import.
+_HOMES = {
+    "backup_database": "backup",
+    "create_duckdb_engine": "engines",
+    "create_engine_for": "engines",
+    "create_sqlite_engine": "sqlite",
+    "damaged_database_error": "duckdb_open",
+    "database_path": "targets",
+    "describe_file_kind": "files",
+    "detect_file_kind": "files",
+    "duckdb_url": "targets",
+    "FileKind": "files",
+    "open_duckdb": "duckdb_open",
+    "raw_duckdb_connection": "engines",
+    "read_only_database_error": "duckdb_open",
+    "sqlite_url": "targets",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
 
 __all__ = [
     "FileKind",

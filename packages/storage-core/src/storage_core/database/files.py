@@ -16,6 +16,7 @@ from storage_core.errors import ForeignDatabase
 
 __all__ = [
     "FileKind",
+    "check_kind",
     "create_private_file",
     "describe_file_kind",
     "detect_file_kind",
@@ -168,3 +169,19 @@ def is_read_only_file(path: Path) -> bool:
     if not path.is_file() or not os.access(path, os.R_OK):
         return False
     return not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK)
+
+
+def check_kind(path: Path, expected: FileKind) -> FileKind:
+    """Refuse a file that holds another kind of database (or none); return its kind."""
+    kind = detect_file_kind(path)
+    if kind is FileKind.MISSING and os.path.islink(path):
+        # Opening it would create the file the link points at: never create through a link.
+        raise ForeignDatabase(
+            str(path),
+            f"symlink to a missing file ({os.readlink(path)})",
+            f"a {describe_file_kind(expected)}",
+            hint="create the database at the link's target, or remove the link",
+        )
+    if kind not in (expected, FileKind.MISSING, FileKind.EMPTY):
+        raise foreign_database_error(path, kind, expected)
+    return kind

@@ -10,13 +10,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 
-from storage_core.database.files import (
-    FileKind,
-    describe_file_kind,
-    detect_file_kind,
-    foreign_database_error,
-)
-from storage_core.errors import ForeignDatabase, NotFound
+from storage_core.database.files import check_kind
+from storage_core.errors import NotFound
 
 __all__ = [
     "check_kind",
@@ -87,22 +82,6 @@ def resolve_target(
     else:
         path = Path(url_or_path).expanduser().absolute()
     return make_url(URL.create(backend, database=str(path)).render_as_string()), path
-
-
-def check_kind(path: Path, expected: FileKind) -> FileKind:
-    """Refuse a file that holds another kind of database (or none); return its kind."""
-    kind = detect_file_kind(path)
-    if kind is FileKind.MISSING and os.path.islink(path):
-        # Opening it would create the file the link points at: never create through a link.
-        raise ForeignDatabase(
-            str(path),
-            f"symlink to a missing file ({os.readlink(path)})",
-            f"a {describe_file_kind(expected)}",
-            hint="create the database at the link's target, or remove the link",
-        )
-    if kind not in (expected, FileKind.MISSING, FileKind.EMPTY):
-        raise foreign_database_error(path, kind, expected)
-    return kind
 
 
 def prepare_dir(path: Path, *, create_dirs: bool) -> None:
