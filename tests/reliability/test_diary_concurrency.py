@@ -2,6 +2,8 @@
 
 * Four processes log buffered metrics to one database while a fifth reads the histories in a
   loop (every read must be a prefix that never shrinks).
+* The command line's direct reads (``metric plot``, ``iteration list``, ``compare``) run in a
+  loop while two processes log: every one succeeds and sees a prefix that never shrinks.
 * Four processes use a new database for the first time at the same moment (creating the
   schema), ``CHAOS_TRIALS // 5`` rounds (at least 2).
 """
@@ -9,11 +11,12 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
 import pytest
-from diary_support import CHAOS_TRIALS, DiarySandbox, row_counts, start_child
+from diary_support import CHAOS_TRIALS, DiarySandbox, row_counts, run_cli, start_child
 
 from diary.schema import HEAD_REVISION
 
@@ -21,6 +24,7 @@ pytestmark = pytest.mark.slow
 
 WRITERS = 4
 POINTS = 3_000
+CLI_POINTS = 8_000
 
 
 def test_diary_four_writers_and_a_reader(diary_sandbox: DiarySandbox, tmp_path: Path) -> None:
@@ -55,6 +59,40 @@ def test_diary_four_writers_and_a_reader(diary_sandbox: DiarySandbox, tmp_path: 
         f"\nconcurrency: {WRITERS} writers x {POINTS} points, reader did {read['reads']} reads "
         f"checking {read['checked']} points; errors: 0, lost: 0"
     )
+
+
+def test_diary_cli_reads_while_training_writes(diary_sandbox: DiarySandbox) -> None:
+    box = diary_sandbox
+    box.settings.update(DEARDIARY_FLUSH_SIZE="100", DEARDIARY_FLUSH_INTERVAL="0.05")
+    with box.open() as store:
+        experiment = store.create_experiment(store.create_project("p").id, "e").id
+        iterations = [str(store.create_iteration(experiment, snapshot=False).id) for _ in "ab"]
+        for iteration in iterations:
+            store.log_metric(iteration, "x", -1.0, -1)  # a point to plot from the start
+    writers = [
+        start_child(box, "writer", it, str(CLI_POINTS), f"{time.time() + 0.5:.3f}")
+        for it in iterations
+    ]
+    seen, reads = -math.inf, 0
+    while any(process.poll() is None for process in writers) or reads < 3:
+        plot = run_cli(box, "metric", "plot", *iterations, "x", "--width", "40")
+        assert (plot.returncode, plot.stderr) == (0, ""), plot.stderr
+        listed = run_cli(box, "iteration", "list", "e", "--format", "json")
+        assert (listed.returncode, listed.stderr) == (0, ""), listed.stderr
+        counts = run_cli(box, "compare", *iterations, "--format", "json")
+        assert (counts.returncode, counts.stderr) == (0, ""), counts.stderr
+        count = next(
+            min(row["values"].values())
+            for row in json.loads(counts.stdout)
+            if row["field"] == "metrics.x.max"
+        )
+        assert count >= seen  # the largest value logged so far never goes back
+        seen, reads = count, reads + 1
+    for process in writers:
+        out, err = process.communicate(timeout=240)
+        assert (process.returncode, err) == (0, ""), err
+    assert row_counts(box.db)["metric"] == 2 * (CLI_POINTS + 1)
+    print(f"\ncli reads while writing: {reads} rounds of plot, list and compare; errors: 0")
 
 
 def test_diary_four_processes_first_use_at_once(diary_sandbox: DiarySandbox) -> None:

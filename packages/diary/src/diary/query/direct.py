@@ -175,7 +175,7 @@ class DirectReader:
         )
         owner = "CAST(d.iteration_id AS VARCHAR)"
         join = "JOIN found ON d.iteration_id = found.id"
-        details = []
+        details: list[list[tuple[Any, ...]]] = []
         for table, columns, kind in (
             ("parameter", "d.key, d.value", "param"),
             ("metric_summary", "d.key, d.last", "metric"),
