@@ -161,7 +161,17 @@ def _cli(ctx: Context, args: list[str], runs: int) -> Measurement:
     path = _sweep(ctx, runs)
     command = [str(BIN / "diary"), "--db", str(path), *args]
     time_command(command)  # bytecode compiled, file cached: as a user sees it
-    return ctx.compare(lambda: time_command(command), None, size={"iterations": runs})
+    return _against_python(ctx, command, {"iterations": runs})
+
+
+def _against_python(ctx: Context, command: list[str], size: dict[str, int]) -> Measurement:
+    """A whole command beside ``python -c pass`` (for scale: a loaded machine slows both)."""
+    return ctx.compare(
+        lambda: time_command(command),
+        lambda: time_command([sys.executable, "-c", "pass"]),
+        baseline_name="python -c pass",
+        size=size,
+    )
 
 
 @figure(
@@ -217,4 +227,4 @@ def cli_plot(ctx: Context) -> Measurement:
         iteration_id = str(store.list_iterations(store.find_experiment("bench").id)[0].id)
     command = [str(BIN / "diary"), "--db", str(path), "metric", "plot", iteration_id, "loss"]
     time_command(command)
-    return ctx.compare(lambda: time_command(command), None, size={"points": n})
+    return _against_python(ctx, command, {"points": n})

@@ -89,7 +89,7 @@ def test_diary_cli_reads_while_training_writes(diary_sandbox: DiarySandbox) -> N
         assert count >= seen  # the largest value logged so far never goes back
         seen, reads = count, reads + 1
     for process in writers:
-        out, err = process.communicate(timeout=240)
+        _out, err = process.communicate(timeout=240)
         assert (process.returncode, err) == (0, ""), err
     assert row_counts(box.db)["metric"] == 2 * (CLI_POINTS + 1)
     print(f"\ncli reads while writing: {reads} rounds of plot, list and compare; errors: 0")
