@@ -220,6 +220,37 @@ def test_a_failed_insert_leaves_no_bytes_behind(
     assert _files(tmp_path / "artifacts") == []
 
 
+@pytest.mark.parametrize("backend", ["inline", "filesystem"])
+def test_an_iteration_missing_or_deleted_while_writing_keeps_no_bytes(
+    make_store: StoreFactory, experiment_of: Owner, tmp_path: Path, backend: str
+) -> None:
+    """On local stores the iteration is looked up as the row is written: bytes written for one
+    that is missing, or deleted meanwhile, are removed and nothing is recorded."""
+    store = make_store(backend)
+    experiment, iteration = experiment_of(store)
+    missing = "00000000-0000-4000-8000-000000000000"
+    with pytest.raises(NotFound) as caught:
+        store.log_artifact(missing, b"x", name="a")
+    assert str(caught.value) == f"iteration not found: {missing}"
+    original = store.artifact_stores.current.write
+
+    def write_then_delete_iteration(source: object) -> object:
+        stored = original(source)  # type: ignore[arg-type]
+        store.delete_iteration(iteration)
+        return stored
+
+    store.artifact_stores.current.write = write_then_delete_iteration  # type: ignore[method-assign]
+    with pytest.raises(NotFound):
+        store.log_artifact(iteration, b"y", name="b")
+    assert store.list_resources(experiment) == []
+    assert _files(tmp_path / "artifacts") == []
+    kept = store.create_iteration(experiment, snapshot=False)
+    store.artifact_stores.current.write = original  # type: ignore[method-assign]
+    record = store.log_artifact(kept.id, b"z", name="c")
+    assert (record.experiment_id, record.iteration_id) == (experiment, kept.id)
+    assert store.get_resource(record.id) == record
+
+
 def test_replace_moves_the_row_to_the_configured_backend_and_removes_old_bytes(
     make_store: StoreFactory, experiment_of: Owner, tmp_path: Path
 ) -> None:

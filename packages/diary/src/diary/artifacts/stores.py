@@ -123,10 +123,14 @@ class AbstractArtifactStore(ABC):
     Attributes:
         backend: the value recorded in ``resource.backend``.
         keeps_bytes_in_row: True when the bytes live in ``resource.data`` (inline).
+        local: True when bytes written for an owner that turns out to be missing cost little
+            to remove (inline, filesystem): the owner is then checked only as the row is
+            written, not also before the bytes are.
     """
 
     backend: ClassVar[str]
     keeps_bytes_in_row: ClassVar[bool] = False
+    local: ClassVar[bool] = False
 
     @abstractmethod
     def write(self, source: Source) -> StoredBytes:
@@ -194,6 +198,7 @@ class InlineStore(AbstractArtifactStore):
 
     backend = "inline"
     keeps_bytes_in_row = True
+    local = True
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -321,6 +326,7 @@ class FilesystemStore(_BlobArtifactStore):
     """
 
     backend = "filesystem"
+    local = True
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         uri = parse(root)

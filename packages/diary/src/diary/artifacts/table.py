@@ -66,6 +66,15 @@ _DUCKDB_INSERT = (
 )
 
 
+# The row of an iteration's artifact, its experiment taken from the iteration as it is written
+# (no row when there is no such iteration).
+_DUCKDB_INSERT_OF_ITERATION = (
+    f"INSERT INTO resource ({_INSERT_NAMES}) "
+    f"SELECT ?, experiment_id, {', '.join('?' for _ in _INSERT_NAMES.split(', ')[2:])} "
+    "FROM iteration WHERE id = ? RETURNING experiment_id"
+)
+
+
 def _duckdb(conn: Connection) -> Any | None:
     """The raw DuckDB connection behind ``conn``, or None on other databases."""
     if conn.dialect.name != "duckdb":
@@ -116,6 +125,28 @@ def iteration_owner(conn: Connection, iteration: UUID) -> UUID | None:
         sa.select(m.iteration.c.experiment_id).where(m.iteration.c.id == iteration)
     ).all()
     return rows[0][0] if rows else None
+
+
+def insert_iteration_resource(conn: Connection, record: Resource) -> UUID | None:
+    """Insert the row of an iteration's artifact whose bytes live outside it, its experiment
+    taken from the iteration in the same statement (``record.experiment_id`` is ignored).
+
+    DuckDB only (one autocommitted statement); other engines look the experiment up with
+    :func:`iteration_owner` in the transaction that calls :func:`insert_resource`.
+
+    Returns:
+        The iteration's experiment, or None when there is no such iteration (nothing written).
+    """
+    raw = _duckdb(conn)
+    if raw is None or record.iteration_id is None:
+        raise ValueError("a DuckDB connection and an iteration's artifact are needed")
+    values = [
+        record.id, record.iteration_id, record.name, record.description, record.media_type,
+        record.backend, record.uri, record.size_bytes, record.content_hash,
+        _naive_utc(record.created_at), record.iteration_id,
+    ]  # fmt: skip
+    rows = raw.execute(_DUCKDB_INSERT_OF_ITERATION, values).fetchall()
+    return UUID(str(rows[0][0])) if rows else None
 
 
 def insert_resource(conn: Connection, record: Resource, data: bytes | None) -> bool:

@@ -37,6 +37,7 @@ from diary.artifacts.table import (
     delete_blob,
     fetch_meta,
     fetch_with_data,
+    insert_iteration_resource,
     insert_resource,
     iteration_owner,
     resource_record,
@@ -174,6 +175,13 @@ class ArtifactsMixin(IterationsMixin):
         with self._discarding_on_failure(stored):
             # The owner is checked again as the row is written: DuckDB has no foreign keys,
             # and the experiment may have been deleted while the bytes were uploading.
+            if stored.data is None and self.is_duckdb and experiment is None and iteration:
+                # One autocommitted statement that finds the iteration's experiment too.
+                with self.reading() as conn:
+                    experiment = insert_iteration_resource(conn, row(iteration))
+                if experiment is None:
+                    raise NotFound("iteration", str(iteration))
+                return row(experiment)
             if stored.data is None and self.is_duckdb and experiment is not None:
                 # One autocommitted statement, no transaction around it.
                 with self.reading() as conn:
@@ -206,9 +214,9 @@ class ArtifactsMixin(IterationsMixin):
             NotFound: no such iteration.
         """
         iteration = as_uuid("iteration", iteration_id)
-        if self.artifact_stores.current.keeps_bytes_in_row:
-            # Inline: nothing leaves the process before the row is written, so the owner is
-            # found in the transaction that writes it (one unit of work instead of two).
+        if self.artifact_stores.current.local:
+            # Inline or on this machine's disk: the owner is found as the row is written (one
+            # unit of work instead of two); bytes written for a missing iteration are removed.
             return self._put(None, iteration, source, name, description, media_type)
         with self.reading() as conn:
             experiment = iteration_owner(conn, iteration)
