@@ -25,9 +25,11 @@ from diary.store.buffer import Batch
 __all__ = [
     "Summary",
     "delete_summaries",
+    "merge_summaries",
     "summarise",
     "upsert_duckdb",
     "upsert_from_view",
+    "upsert_one_duckdb",
     "upsert_portable",
 ]
 
@@ -102,6 +104,53 @@ def upsert_duckdb(raw: Any, summaries: Sequence[Summary]) -> None:
         raw.execute(
             f"INSERT INTO metric_summary ({_COLUMNS}) VALUES {rows}\n{_DUCKDB_MERGE}", values
         )
+
+
+def merge_summaries(stored: Summary, new: Summary) -> Summary:
+    """The summary of the points of both, as the upsert's ``SET`` computes it."""
+    iteration, key, last, step, micros, low, high, count = stored
+    _, _, new_last, new_step, new_micros, new_low, new_high, new_count = new
+    if (new_step, new_micros) > (step, micros) or (
+        (new_step, new_micros) == (step, micros) and _above(new_last, last)
+    ):
+        last, step, micros = new_last, new_step, new_micros
+    return (
+        iteration,
+        key,
+        last,
+        step,
+        micros,
+        new_low if _above(low, new_low) else low,
+        new_high if _above(new_high, high) else high,
+        count + new_count,
+    )
+
+
+_SELECT_ONE = (
+    "SELECT last, step, epoch_us(last_timestamp), min, max, count FROM metric_summary "
+    "WHERE iteration_id = ? AND key = ?"
+)
+_UPDATE_ONE = (
+    "UPDATE metric_summary SET last = ?, step = ?, last_timestamp = make_timestamp(?), "
+    "min = ?, max = ?, count = ? WHERE iteration_id = ? AND key = ?"
+)
+
+
+def upsert_one_duckdb(raw: Any, summary: Summary) -> None:
+    """Merge one summary on a raw DuckDB connection (inside the caller's transaction).
+
+    The stored row is read and merged in Python, then written back with plain values: for a
+    durable single point that costs a third of the upsert, whose ``SET`` expressions and
+    conflict handling DuckDB runs slowly (7.8 ms against 2.3 ms, measured). A key's first
+    point still takes the upsert, which is safe against another writer's first point.
+    """
+    iteration, key = summary[0], summary[1]
+    rows = raw.execute(_SELECT_ONE, [iteration, key]).fetchall()
+    if not rows:
+        upsert_duckdb(raw, [summary])
+        return
+    merged = merge_summaries((iteration, key, *rows[0]), summary)
+    raw.execute(_UPDATE_ONE, [*merged[2:], iteration, key])
 
 
 def upsert_from_view(raw: Any, view: str) -> None:

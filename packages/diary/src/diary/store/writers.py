@@ -46,7 +46,7 @@ from diary.store.point_writers import (
     write_small_batch,
 )
 from diary.store.steps import settle_chosen_steps
-from diary.store.summaries import summarise, upsert_duckdb
+from diary.store.summaries import summarise, upsert_one_duckdb
 
 __all__ = [
     "CheckEveryKey",
@@ -277,7 +277,8 @@ def _write_one_point(conn: Connection, raw: Any, batch: Batch) -> NotFound | Non
             str(iteration),
             message=f"iteration not found: {iteration}; its metrics were dropped",
         )
-    upsert_duckdb(raw, summarise(settled))
+    (summary,) = summarise(settled)
+    upsert_one_duckdb(raw, summary)
     return None
 
 
