@@ -101,8 +101,8 @@ def iteration_list(
         raise click.UsageError("give an EXPERIMENT or --project (one of them)")
     chosen = _columns(columns)
     result = None
-    reader = direct_reader()
-    if reader is not None and not filter_ and not order_by:
+    reader = None if filter_ or order_by else direct_reader()  # filters: the store's SQL
+    if reader is not None:
         result = _direct_list(reader, experiment_id, project, chosen, limit, offset)
     if result is None:
         from diary.query import search_runs
