@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -23,6 +24,19 @@ from diary.store import Store
 
 StoreFactory = Callable[..., Store]
 Owner = Callable[[Store], tuple[UUID, UUID]]
+
+
+def _after_each_write(store: Store, then: Callable[[], object]) -> Any:
+    """Make the store's artifact writes call ``then`` after writing; the original write."""
+    original = store.artifact_stores.current.write
+
+    def write_then(source: object) -> object:
+        stored = original(source)  # type: ignore[arg-type]
+        then()
+        return stored
+
+    store.artifact_stores.current.write = write_then  # type: ignore[method-assign,assignment]
+    return original
 
 
 def _files(root: Path) -> list[Path]:
@@ -207,14 +221,7 @@ def test_a_failed_insert_leaves_no_bytes_behind(
     store = make_store("filesystem")
     experiment, _ = experiment_of(store)
     # The experiment vanishes while the bytes upload: the insert's own check refuses.
-    original = store.artifact_stores.current.write
-
-    def write_then_delete_experiment(source: object) -> object:
-        stored = original(source)  # type: ignore[arg-type]
-        store.delete_experiment(experiment)
-        return stored
-
-    store.artifact_stores.current.write = write_then_delete_experiment  # type: ignore[method-assign]
+    _after_each_write(store, lambda: store.delete_experiment(experiment))
     with pytest.raises(NotFound):
         store.put_artifact(experiment, b"x", name="a")
     assert _files(tmp_path / "artifacts") == []
@@ -232,14 +239,7 @@ def test_an_iteration_missing_or_deleted_while_writing_keeps_no_bytes(
     with pytest.raises(NotFound) as caught:
         store.log_artifact(missing, b"x", name="a")
     assert str(caught.value) == f"iteration not found: {missing}"
-    original = store.artifact_stores.current.write
-
-    def write_then_delete_iteration(source: object) -> object:
-        stored = original(source)  # type: ignore[arg-type]
-        store.delete_iteration(iteration)
-        return stored
-
-    store.artifact_stores.current.write = write_then_delete_iteration  # type: ignore[method-assign]
+    original = _after_each_write(store, lambda: store.delete_iteration(iteration))
     with pytest.raises(NotFound):
         store.log_artifact(iteration, b"y", name="b")
     assert store.list_resources(experiment) == []

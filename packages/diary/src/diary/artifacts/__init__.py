@@ -18,7 +18,7 @@ the service, migration or verification modules are.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from diary.artifacts.resolver import ArtifactStores, current_artifact_store
 from diary.artifacts.stores import (
@@ -28,6 +28,7 @@ from diary.artifacts.stores import (
     S3Store,
     StoredBytes,
 )
+from storage_core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from diary.artifacts.compact import CompactReport, compact_database
@@ -56,21 +57,15 @@ __all__ = [
     "verify_artifacts",
 ]
 
-_LAZY = {
-    "CompactReport": "diary.artifacts.compact",
-    "compact_database": "diary.artifacts.compact",
-    "migrate_artifacts": "diary.artifacts.migrate",
-    "RelocateReport": "diary.artifacts.verify",
-    "VerifyReport": "diary.artifacts.verify",
-    "relocate_artifacts": "diary.artifacts.verify",
-    "verify_artifacts": "diary.artifacts.verify",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'diary.artifacts' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "CompactReport": "compact",
+        "compact_database": "compact",
+        "migrate_artifacts": "migrate",
+        "RelocateReport": "verify",
+        "VerifyReport": "verify",
+        "relocate_artifacts": "verify",
+        "verify_artifacts": "verify",
+    },
+)

@@ -320,11 +320,10 @@ def _direct_compare(
     reader = direct_reader()
     if reader is None:
         return None
-    texts = [reader.find_iteration(text) for text in given]
-    if None in texts:
-        return None
-    chosen = [text for text in texts if text is not None]
+    chosen = list(given)  # whole ids already (READ_ITERATION), not yet known to exist
     found = {str(row["id"]): row for row in reader.runs(ids=chosen)}
+    if not set(chosen) <= found.keys():
+        return None  # the store names the missing one
     summaries = reader.summaries(chosen)
     ids = [found[text]["id"] for text in chosen]
     return ids, [found[text] for text in chosen], [summaries[text] for text in chosen]

@@ -72,6 +72,14 @@ def open_reader(settings: Settings) -> DirectReader | None:
     return reader
 
 
+def _whole_id(given: str) -> str | None:
+    """``given`` as a canonical id, or None when it is not a whole UUID."""
+    try:
+        return str(UUID(given.strip()))
+    except ValueError:
+        return None
+
+
 class DirectReader:
     """Reads of a current diary DuckDB file over one raw, read-only connection.
 
@@ -108,19 +116,12 @@ class DirectReader:
     def resolve_id(self, table: str, given: str) -> str | None:
         """A whole id as it is, or the one stored id of ``table`` that starts with ``given``
         (as the store's ``resolve_id``)."""
-        try:
-            return str(UUID(given.strip()))
-        except ValueError:
-            pass
-        return self._find(table, given, named=False)
+        return _whole_id(given) or self._find(table, given, named=False)
 
     def _find(self, table: str, given: str, *, named: bool) -> str | None:
         if table not in _ID_TABLES:
             raise ValueError(f"not a table with ids: {table!r}")
-        try:
-            key: str | None = str(UUID(given.strip()))
-        except ValueError:
-            key = None
+        key = _whole_id(given)
         if key is not None and self._rows(f"SELECT 1 FROM {table} WHERE id = ?", [key]):
             return key
         if named:  # a name wins over an id prefix
@@ -129,8 +130,8 @@ class DirectReader:
             )
             if rows:
                 return str(rows[0][0]) if len(rows) == 1 else None
-        bounds = id_prefix_range(given)
-        if key is not None or bounds is None:
+        bounds = id_prefix_range(given)  # None for a whole id
+        if bounds is None:
             return None
         rows = self._rows(
             f"SELECT CAST(id AS VARCHAR) FROM {table} WHERE id BETWEEN ? AND ? LIMIT 2",

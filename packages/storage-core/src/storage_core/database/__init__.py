@@ -14,8 +14,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from storage_core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from storage_core.database.backup import backup_database
@@ -53,12 +54,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
-
+__getattr__ = lazy_exports(__name__, _HOMES)
 
 __all__ = [
     "FileKind",
