@@ -205,12 +205,15 @@ def test_read_only_databases_stay_read_only(tmp_path: Path, how: str) -> None:
     home = tmp_path / "diary-home"
     home.mkdir()
     _ok("diary", "--db", str(home / "d.db"), "project", "create", "p", cwd=project)
+    _ok("diary", "--db", str(home / "d.db"), "experiment", "create", "p", "e", cwd=project)
     _ok("buildlog", "reward", "accepted", cwd=project)
     databases = {"diary": home / "d.db", "buildlog": isolation.db}
     for path in databases.values():
         for extra in path.parent.glob(f"{path.name}?*"):
             if not extra.name.endswith(".lock"):
                 extra.unlink()
+    if how.startswith("folder"):
+        (home / "d.db.lock").unlink()  # no lock file, and none can be made: reads go without
     mode = {"file-0444": 0o444, "file-0400": 0o400}.get(how)
     for path in databases.values():
         if mode is not None:
@@ -236,6 +239,9 @@ def test_read_only_databases_stay_read_only(tmp_path: Path, how: str) -> None:
             )
             again = _run(tool, *db, *reads[tool], cwd=project)
             assert again.stdout == read.stdout
+        listed = _run("diary", "--db", str(databases["diary"]), "iteration", "list", "e",
+                      "--json", cwd=project)  # fmt: skip
+        assert (listed.returncode, listed.stdout, listed.stderr) == (0, "[]\n", "")
         after = {
             p: (_mode(p), sorted(x.name for x in p.parent.iterdir())) for p in databases.values()
         }

@@ -191,7 +191,7 @@ def open_duckdb(
         with guard:
             return duckdb.connect(str(file), read_only)
 
-    conn = open_locked(file, lock_timeout, connect)
+    conn = open_locked(file, lock_timeout, connect, read_only=read_only)
     try:
         yield conn
     finally:
