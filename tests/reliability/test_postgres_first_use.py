@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -74,3 +75,26 @@ def test_buildlog_schema_is_created_once_by_many_processes(
     versions = "SELECT string_agg(version_num, ',') FROM buildlog_alembic_version"
     assert "," not in str(_scalar(postgres_url, versions))
     assert _scalar(postgres_url, "SELECT count(*) FROM reward_events") == 4
+
+
+def test_get_or_create_gives_one_project_and_experiment_to_processes_at_once(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """At read committed two first uses would both find no row and both insert one; the
+    names are claimed with an advisory lock, so each round makes one of each."""
+    for round_ in range(3):
+        start = time.time() + 6  # every process imported and connected: the calls coincide
+        code = (
+            _DIARY.replace('"team"', f'"team-{round_}"')
+            .replace('"sweep"', f'"sweep-{round_}"')
+            .replace(
+                "    project = ",
+                f"    store.list_projects(); import time; time.sleep(max(0, {start} - time.time()))"
+                "\n    project = ",
+            )
+        )
+        runs = _at_once(code, postgres_url, 8, str(tmp_path))
+        assert [(r.returncode, r.stderr) for r in runs] == [(0, "")] * 8
+        projects = f"SELECT count(*) FROM project WHERE name = 'team-{round_}'"
+        experiments = f"SELECT count(*) FROM experiment WHERE name = 'sweep-{round_}'"
+        assert (_scalar(postgres_url, projects), _scalar(postgres_url, experiments)) == (1, 1)

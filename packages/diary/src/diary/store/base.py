@@ -130,6 +130,15 @@ class StoreBase:
         return UUID(str(found[0]))
 
     @staticmethod
+    def claim_name(conn: Connection, *parts: object) -> None:
+        """On PostgreSQL, make transactions that check and insert the same name take turns
+        (a transaction advisory lock on it): at read committed, two first uses would both find
+        no row and both insert one. DuckDB and SQLite already run one writer at a time."""
+        if conn.dialect.name == "postgresql":
+            key = "diary-name:" + "\x1f".join(str(part) for part in parts)
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+
+    @staticmethod
     def fetch_row(conn: Connection, table: sa.Table, what: str, row_id: IdLike) -> Row[Any]:
         """The row of ``table`` with this id.
 

@@ -100,6 +100,7 @@ class ExperimentsMixin(ProjectsMixin):
         check_text("description", description)
         with self.transaction() as conn:
             project = self.require_row(conn, m.project, "project", project_id)
+            self.claim_name(conn, "experiment", project, name)
             found = _named(conn, project, name)
             if found and not reuse:
                 raise AlreadyExists(

@@ -50,6 +50,7 @@ class ProjectsMixin(StoreBase):
         now = self.clock.now()
         record = Project(uuid4(), name, description, now, None)
         with self.transaction() as conn:
+            self.claim_name(conn, "project", name)
             _refuse_taken_name(conn, name)
             conn.execute(
                 sa.insert(m.project).values(
@@ -72,6 +73,7 @@ class ProjectsMixin(StoreBase):
         require_text("project name", name)
         check_text("description", description)
         with self.transaction() as conn:
+            self.claim_name(conn, "project", name)
             found = conn.execute(
                 sa.select(m.project).where(m.project.c.name == name).limit(2)
             ).all()
