@@ -198,8 +198,16 @@ def ensure_private_dir(path: Path) -> None:
     """
     if path.is_dir():
         return
-    if path.exists():
-        raise StorageIOError(str(path), "create the database folder", "a file of that name exists")
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    # mkdir's mode is filtered through the umask; set it exactly.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=DIR_MODE)
+    except FileExistsError:
+        # Another process may have made the folder between our look and our mkdir:
+        # only a non-folder in the way is an error.
+        if path.is_dir():
+            return
+        raise StorageIOError(
+            str(path), "create the database folder", "a file of that name exists"
+        ) from None
+    # mkdir's mode is filtered through the umask; set it exactly, on the folder we made.
     path.chmod(DIR_MODE)
