@@ -130,7 +130,7 @@ def test_learning_reinforcement_and_skills(project: Path, database: str) -> None
     assert partly.stderr.startswith("buildlog: skipped unknown skill ids: zz-nonexistent\n")
     rejected = ok(project, "reject", "a")
     assert rejected.stderr == "buildlog: 1 of 1 skills rejected\n"
-    skills = json.loads(ok(project, "skills", "--json").stdout)
+    skills = json.loads(ok(project, "decisions", "--json").stdout)
     assert [(s["skill_id"], s["decision"]) for s in skills] == [
         ("a", "rejected"),
         ("b", "promoted"),
@@ -504,8 +504,8 @@ def test_overview(project: Path, database: str) -> None:
 
 READING_COMMANDS = [
     ["rewards"], ["rewards", "--json"], ["sessions"], ["mistakes", "--format", "csv"],
-    ["learnings"], ["skills"], ["bandit", "show"], ["experiment", "metrics"],
-    ["experiment", "report", "--json"],
+    ["learnings"], ["decisions"], ["bandit", "show"], ["experiment", "metrics"],
+    ["experiment", "report", "--json"], ["status"], ["diff", "--json"], ["skills"],
 ]  # fmt: skip
 
 

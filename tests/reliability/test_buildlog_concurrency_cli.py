@@ -61,7 +61,7 @@ def test_eight_cli_writers_at_once_lose_nothing(tmp_path: Path) -> None:
     assert len({r["id"] for r in rewards}) == len(tags)
     learnings = _json(root, "learnings")
     assert {learning["rule"] for learning in learnings} == {f"rule {t}" for t in tags}
-    skills = _json(root, "skills")
+    skills = _json(root, "decisions")
     assert {s["skill_id"] for s in skills} == {rule_id(f"rule {t}", "testing") for t in tags}
     (arm,) = _json(root, "bandit", "show")
     # Every read-modify-write of the shared arm counted, half successes, half failures.

@@ -17,6 +17,7 @@ __all__ = [
     "OtherProject",
     "ReadOnlyBackend",
     "UnknownTable",
+    "UnsupportedOption",
 ]
 
 
@@ -167,3 +168,17 @@ class OutsideProject(StorageError, PermissionError):
             "nor migrates legacy files through such a link: replace the link with a copy, or "
             "run buildlog in the project the files belong to"
         )
+
+
+class UnsupportedOption(StorageError, ValueError):
+    """An option of the original buildlog that this toolkit does not offer.
+
+    Attributes:
+        option: the option as given (``--embeddings openai``).
+        reason: what is missing.
+    """
+
+    def __init__(self, option: str, reason: str) -> None:
+        self.option = option
+        self.reason = reason
+        super().__init__(f"{option} is not available in this toolkit ({reason})")

@@ -15,8 +15,10 @@ from buildlog import __version__
 from buildlog.cli.admin import db, export_cmd, import_cmd, info, migrate, projects
 from buildlog.cli.common import CliState
 from buildlog.cli.gauntlet import gauntlet, import_seed, ingest_seeds
+from buildlog.cli.journal import diff, skills, status
 from buildlog.cli.recording import (
     bandit,
+    decisions,
     experiment,
     learning,
     learnings,
@@ -26,7 +28,6 @@ from buildlog.cli.recording import (
     reward,
     rewards,
     sessions,
-    skills,
 )
 from buildlog.cli.reports import overview  # also adds ``experiment metrics`` and ``report``
 from storage_core.cli_support import ErrorBoundaryGroup, debug_option
@@ -75,6 +76,9 @@ for _command in (
     learnings,
     promote,
     reject,
+    decisions,
+    status,
+    diff,
     skills,
     bandit,
     gauntlet,

@@ -12,6 +12,7 @@ from storage_core.cli_support import json_option
 
 __all__ = [
     "bandit",
+    "decisions",
     "experiment",
     "learning",
     "learnings",
@@ -21,7 +22,6 @@ __all__ = [
     "reward",
     "rewards",
     "sessions",
-    "skills",
 ]
 
 REWARD_COLUMNS = ("id", "timestamp", "outcome", "reward_value", "session_id", "rules_active")
@@ -230,8 +230,12 @@ def _decide(state: CliState, decision: str, ids: tuple[str, ...], as_json: bool)
 
     for skill in ids:
         check_text("skill id", skill, required=True)  # a malformed id before an unknown one
+    from buildlog.cli.journal import project_root
+    from buildlog.journal.review import journal_skill_ids
+
     backend = resolve(state).backend
-    known = backend.known_skill_ids()
+    # As the original: the ids of the skills its journal yields count as well as stored ones.
+    known = backend.known_skill_ids() | journal_skill_ids(project_root(state))
     unknown = [skill for skill in dict.fromkeys(ids) if skill not in known]
     if len(unknown) == len(set(ids)):
         # As the original ("No valid skill IDs provided"): nothing is stored.
@@ -272,8 +276,8 @@ def reject(state: CliState, ids: tuple[str, ...], as_json: bool) -> None:
 @click.command()
 @json_option
 @pass_state
-def skills(state: CliState, as_json: bool) -> None:
-    """List the project's promoted and rejected skills."""
+def decisions(state: CliState, as_json: bool) -> None:
+    """List the project's promoted and rejected skills, with when each was decided."""
     emit(
         as_rows(resolve(state, create=False).backend.load_skill_decisions()),
         SKILL_COLUMNS,
