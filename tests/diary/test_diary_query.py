@@ -64,6 +64,12 @@ def test_filters_on_parameters_metrics_tags_and_columns(sweep: dict[str, Any]) -
         "0.001", "0.01"
     ]  # fmt: skip
     assert _lrs(search_runs(store, "params.optimizer like 's%'")) == ["0.1", "1.0"]
+    # A list of words compares word by word (not letter by letter).
+    assert _lrs(search_runs(store, "params.optimizer in ('adam', 'x')")) == ["0.001", "0.01"]
+    # not: every iteration the list does not match, those without the parameter included.
+    assert _lrs(search_runs(store, "params.optimizer not in ('adam', 's')")) == [
+        "0.1", "1.0", "n/a"
+    ]  # fmt: skip
     failed = search_runs(store, "status = 'failed' and parent_id is null")
     assert [row["id"] for row in failed] == [sweep["failed"]]
     assert search_runs(store, f"id = '{ids[2]}'").ids() == [ids[2]]

@@ -13,8 +13,7 @@ plans once, whatever the number of iterations:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +23,17 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from diary import models as m
-from diary.query.expressions import And, Compare, Field, FilterError, Not, Or, Predicate
+from diary.query.expressions import (
+    And,
+    Compare,
+    Field,
+    FilterError,
+    Not,
+    Or,
+    Predicate,
+    referenced,
+)
+from diary.query.operands import attribute_value, metric_value, parameter_value
 
 __all__ = [
     "computed_metric_summaries",
@@ -211,7 +220,7 @@ def _compare(node: Compare, text: str, within: Any, dialect: str) -> ColumnEleme
     iteration = m.iteration
     if field.kind == "attr":
         attribute: Any = iteration.c[field.key]
-        return _apply(attribute, op, _attribute_value(field, value, text), text, field)
+        return _apply(attribute, op, attribute_value(field, value, text), text, field)
     if field.kind in ("tag", "has_tag"):
         if op not in ("=", "!=", "in"):
             raise FilterError(text, field.position, "tags compare with =, != or in")
@@ -222,20 +231,15 @@ def _compare(node: Compare, text: str, within: Any, dialect: str) -> ColumnEleme
         return sa.not_(found) if op == "!=" else found
     if field.kind == "param":
         parameter = m.parameter
-        numeric = _is_number(value) or (
-            isinstance(value, tuple) and value and all(_is_number(v) for v in value)
-        )
+        numeric, value = parameter_value(value)
         compared: Any = _Number(parameter.c.value) if numeric else parameter.c.value
-        if not numeric and value is not None:
-            value = _as_text(value)
         matching = sa.select(parameter.c.iteration_id).where(
             parameter.c.key == field.key, _apply(compared, op, value, text, field)
         )
         return iteration.c.id.in_(matching)
     summary = metric_summary_query([field.key], within=within, dialect=dialect)
     measured: Any = summary.c[field.summary]
-    if value is not None and not _is_number(value) and not isinstance(value, tuple):
-        raise FilterError(text, field.position, f"{field.name} compares with numbers")
+    value = metric_value(field, value, text)
     matching = sa.select(summary.c.iteration_id).where(_apply(measured, op, value, text, field))
     return iteration.c.id.in_(matching)
 
@@ -253,42 +257,6 @@ def _apply(column: Any, op: str, value: Any, text: str, field: Field) -> ColumnE
     # larger than any number); SQLite never stores it.
     compared: ColumnElement[bool] = _COMPARE[op](column, value)
     return compared
-
-
-def _attribute_value(field: Field, value: Any, text: str) -> Any:
-    if value is None:
-        return None
-    values = value if isinstance(value, tuple) else (value,)
-    converted: list[Any] = []
-    for item in values:
-        if field.key in ("created_at", "ended_at"):
-            try:
-                stamp = datetime.fromisoformat(str(item))
-            except ValueError:
-                raise FilterError(
-                    text, field.position, f"{field.key} compares with an ISO date, not {item!r}"
-                ) from None
-            converted.append(stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC))
-        elif field.key in ("id", "parent_id", "experiment_id"):
-            try:
-                converted.append(UUID(str(item)))
-            except ValueError:
-                raise FilterError(
-                    text, field.position, f"{field.key} compares with an id, not {item!r}"
-                ) from None
-        else:
-            converted.append(_as_text(item))
-    return tuple(converted) if isinstance(value, tuple) else converted[0]
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _as_text(value: object) -> str:
-    if isinstance(value, bool):
-        return "True" if value else "False"  # how str() stored a logged bool
-    return str(value)
 
 
 def field_expression(field: Field, iteration: Any = None, *, dialect: str = "") -> Any:
@@ -311,18 +279,3 @@ def field_expression(field: Field, iteration: Any = None, *, dialect: str = "") 
             .scalar_subquery()
         )
     raise FilterError(field.name, field.position, "tags cannot order results")
-
-
-def referenced(predicate: Predicate | None, extra: Iterable[Field] = ()) -> list[Field]:
-    """Every field a filter (and the extra fields, e.g. of order_by) names."""
-    found: list[Field] = list(extra)
-    stack: list[Predicate] = [predicate] if predicate is not None else []
-    while stack:
-        node = stack.pop()
-        if isinstance(node, And | Or):
-            stack.extend(node.items)
-        elif isinstance(node, Not):
-            stack.append(node.item)
-        else:
-            found.append(node.field)
-    return found

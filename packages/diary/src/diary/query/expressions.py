@@ -45,6 +45,7 @@ __all__ = [
     "column_keys",
     "parse_field",
     "parse_filter",
+    "referenced",
 ]
 
 ATTRIBUTES = ("status", "created_at", "ended_at", "id", "parent_id", "experiment_id", "notes")
@@ -392,3 +393,18 @@ def column_keys(columns: Iterable[str] | None) -> dict[str, list[str]] | None:
         if field_.kind in keys:
             keys[field_.kind].append(field_.key)
     return keys
+
+
+def referenced(predicate: Predicate | None, extra: Iterable[Field] = ()) -> list[Field]:
+    """Every field a filter (and the extra fields, e.g. of order_by) names."""
+    found: list[Field] = list(extra)
+    stack: list[Predicate] = [predicate] if predicate is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, And | Or):
+            stack.extend(node.items)
+        elif isinstance(node, Not):
+            stack.append(node.item)
+        else:
+            found.append(node.field)
+    return found

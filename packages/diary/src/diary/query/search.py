@@ -11,6 +11,7 @@ back, with one query each for its parameters, metric summaries and tags.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -22,10 +23,17 @@ from diary.query.compile import (
     _Number,
     field_expression,
     metric_summary_query,
-    referenced,
     to_condition,
 )
-from diary.query.expressions import Field, FilterError, column_keys, parse_field, parse_filter
+from diary.query.expressions import (
+    Field,
+    FilterError,
+    Predicate,
+    column_keys,
+    parse_field,
+    parse_filter,
+    referenced,
+)
 from diary.query.results import (
     ITERATION_COLUMNS,
     MetricSummary,
@@ -85,32 +93,69 @@ def search_runs(
     predicate = parse_filter(filter) if filter and filter.strip() else None
     orders = [_order(text) for text in order_by]
     store.flush()  # a process reads its own buffered writes
-    iteration = m.iteration
-    query = sa.select(iteration.c.id)
     scope = _experiment_scope(store, experiments, projects)
-    if scope is not None:
-        query = query.where(iteration.c.experiment_id.in_(scope))
+    search = _Search(predicate, filter or "", orders, scope, limit, offset, column_keys(columns))
     with store.reading() as conn:
+        return search.on_duckdb(conn) if conn.dialect.name == "duckdb" else search.portable(conn)
+
+
+@dataclass(frozen=True)
+class _Search:
+    """One search, run either way: :meth:`on_duckdb` as plain SQL on DuckDB's own connection,
+    :meth:`portable` through SQLAlchemy on every engine (DuckDB included: the tests compare
+    the two)."""
+
+    predicate: Predicate | None
+    text: str
+    orders: list[tuple[Field, bool]]
+    scope: list[UUID] | None
+    limit: int | None
+    offset: int
+    keys: dict[str, list[str]] | None
+
+    def on_duckdb(self, conn: sa.Connection) -> SearchResult:
+        """Plain SQL on the raw connection (:mod:`diary.query.duckdb_search`): on DuckDB,
+        SQLAlchemy's compiler and result rows cost more than the engine's own work."""
+        from diary.query.duckdb_search import run_search
+        from storage_core.database import raw_duckdb_connection
+
+        return run_search(
+            raw_duckdb_connection(conn),
+            self.predicate,
+            self.text,
+            orders=self.orders,
+            experiments=None if self.scope is None else [str(key) for key in self.scope],
+            limit=self.limit,
+            offset=self.offset,
+            keys=self.keys,
+        )
+
+    def portable(self, conn: sa.Connection) -> SearchResult:
+        """The search as SQLAlchemy expressions (:mod:`diary.query.compile`)."""
         dialect = conn.dialect.name
-        _check_keys(conn, filter or "", referenced(predicate, [f for f, _ in orders]))
-        if predicate is not None:
+        iteration = m.iteration
+        query = sa.select(iteration.c.id)
+        if self.scope is not None:
+            query = query.where(iteration.c.experiment_id.in_(self.scope))
+        _check_keys(conn, self.text, referenced(self.predicate, [f for f, _ in self.orders]))
+        if self.predicate is not None:
             within = None
-            if scope is not None:
-                within = sa.select(iteration.c.id).where(iteration.c.experiment_id.in_(scope))
+            if self.scope is not None:
+                within = sa.select(iteration.c.id).where(iteration.c.experiment_id.in_(self.scope))
             query = query.where(
-                to_condition(predicate, filter or "", within=within, dialect=dialect)
+                to_condition(self.predicate, self.text, within=within, dialect=dialect)
             )
-        for field_, descending in orders:
+        for field_, descending in self.orders:
             expression = field_expression(field_, dialect=dialect)
             keys = [_Number(expression), expression] if field_.kind == "param" else [expression]
             for key in keys:
                 ordered = key.desc() if descending else key.asc()
                 query = query.order_by(ordered.nulls_last())
         query = query.order_by(iteration.c.created_at, iteration.c.id)
-        if limit is not None:
-            query = query.limit(limit)
-        if offset:
-            query = query.offset(offset)
+        if self.limit is not None:
+            query = query.limit(self.limit)
+        if self.offset:
+            query = query.offset(self.offset)
         ids = [row[0] for row in conn.execute(query).all()]
         # Past a page of ids, the rows' details are read for the query's own result (a
         # semi-join the engine plans once) rather than through thousands of listed ids.
@@ -118,7 +163,7 @@ def search_runs(
             conn,
             ids,
             query.subquery("found") if len(ids) > _CHUNK else None,
-            keys=column_keys(columns),
+            keys=self.keys,
         )
 
 
