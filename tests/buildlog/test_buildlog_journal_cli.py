@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from test_buildlog_commands import ok, run
 
-from buildlog.cli import cli
 from buildlog.journal.skills import skill_id
 
 RULE = "Keep auth middleware separate from API handlers"
@@ -26,16 +25,6 @@ ENTRY = f"""# Build Journal: one
 ### Workflow
 - Run mypy before each commit
 """
-
-
-def run(project: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--project-root", str(project), *args], prog_name="buildlog")
-
-
-def ok(project: Path, *args: str) -> Result:
-    result = run(project, *args)
-    assert result.exit_code == 0, (result.output, result.stderr)
-    return result
 
 
 @pytest.fixture

@@ -22,8 +22,30 @@ def project_root(state: CliState) -> Path:
     return Path(state.project_root) if state.project_root else Path.cwd()
 
 
-def _skill_line(skill: dict[str, object]) -> str:
-    return f"    [{skill.get('confidence', '?')}] {skill['id']}: {str(skill['rule'])[:70]}"
+def _journal_root(
+    state: CliState, as_json: bool, empty: dict[str, object], summary: str
+) -> Path | None:
+    """The project root when it has a journal; else print the original's empty answer."""
+    from buildlog.journal.review import journal_exists
+
+    resolve(state, create=False)  # a bad --project-root or database is an error even here
+    root = project_root(state)
+    if journal_exists(root):
+        return root
+    if as_json:
+        click.echo(json.dumps(empty, indent=2))
+    else:
+        click.echo(summary)
+        click.echo("  buildlog not initialized. Run 'buildlog init' first.")
+    return None
+
+
+def _echo_groups(groups: dict[str, list[dict[str, object]]]) -> None:
+    for category, listed in groups.items():
+        click.echo(f"  {category} ({len(listed)})")
+        for skill in listed:
+            rule = str(skill["rule"])[:70]
+            click.echo(f"    [{skill.get('confidence', '?')}] {skill['id']}: {rule}")
 
 
 @click.command()
@@ -39,18 +61,12 @@ def status(state: CliState, min_confidence: str, as_json: bool) -> None:
     The skills come from the Improvements sections of buildlog/YYYY-MM-DD-*.md, merged with
     the project's review learnings; the output is the original buildlog's.
     """
-    from buildlog.journal.review import UNINITIALIZED_STATUS, journal_exists, skill_status
+    from buildlog.journal.review import UNINITIALIZED_STATUS, skill_status
 
-    backend = resolve(state, create=False).backend
-    root = project_root(state)
-    if not journal_exists(root):
-        if as_json:
-            click.echo(json.dumps(UNINITIALIZED_STATUS, indent=2))
-        else:
-            click.echo("Skills: 0 total from 0 entries")
-            click.echo("  buildlog not initialized. Run 'buildlog init' first.")
+    root = _journal_root(state, as_json, UNINITIALIZED_STATUS, "Skills: 0 total from 0 entries")
+    if root is None:
         return
-    report = skill_status(root, backend, min_confidence)  # type: ignore[arg-type]
+    report = skill_status(root, resolve(state).backend, min_confidence)  # type: ignore[arg-type]
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
@@ -58,10 +74,7 @@ def status(state: CliState, min_confidence: str, as_json: bool) -> None:
     counts = ", ".join(f"{k}={v}" for k, v in report.by_confidence.items() if v > 0)
     click.echo(f"  By confidence: {counts}")
     click.echo()
-    for category, listed in report.skills.items():
-        click.echo(f"  {category} ({len(listed)})")
-        for skill in listed:
-            click.echo(_skill_line(skill))
+    _echo_groups(report.skills)
     if report.promotable_ids:
         click.echo(f"\nPromotable: {', '.join(report.promotable_ids)}")
 
@@ -71,18 +84,13 @@ def status(state: CliState, min_confidence: str, as_json: bool) -> None:
 @pass_state
 def diff(state: CliState, as_json: bool) -> None:
     """Show the journal's skills not promoted or rejected yet."""
-    from buildlog.journal.review import UNINITIALIZED_DIFF, journal_exists, skill_diff
+    from buildlog.journal.review import UNINITIALIZED_DIFF, skill_diff
 
-    backend = resolve(state, create=False).backend
-    root = project_root(state)
-    if not journal_exists(root):
-        if as_json:
-            click.echo(json.dumps(UNINITIALIZED_DIFF, indent=2))
-        else:
-            click.echo("Pending: 0 | Promoted: 0 | Rejected: 0")
-            click.echo("  buildlog not initialized. Run 'buildlog init' first.")
+    summary = "Pending: 0 | Promoted: 0 | Rejected: 0"
+    root = _journal_root(state, as_json, UNINITIALIZED_DIFF, summary)
+    if root is None:
         return
-    report = skill_diff(root, backend)
+    report = skill_diff(root, resolve(state).backend)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
@@ -91,10 +99,7 @@ def diff(state: CliState, as_json: bool) -> None:
         f"Rejected: {report.already_rejected}"
     )
     click.echo()
-    for category, listed in report.pending.items():
-        click.echo(f"  {category} ({len(listed)})")
-        for skill in listed:
-            click.echo(_skill_line(skill))
+    _echo_groups(report.pending)
 
 
 _UNINITIALIZED_JSON = {"initialized": False, "skills": {}, "total_skills": 0,
