@@ -242,6 +242,17 @@ def test_without_a_journal_the_answers_equal_the_originals(tools: Tools, tmp_pat
     project.mkdir()
     cases = [*STATUS, ["skills"], *(["skills", "--format", f] for f in ("json", "rules"))]
     _assert_same(tools, project, cases)
+    # A journal folder with no entry in it: initialized, with nothing to show.
+    (project / "buildlog").mkdir()
+    (project / "buildlog" / "notes.md").write_text("## Improvements\n### Workflow\n- no\n")
+    cases = [
+        ["status"],
+        ["status", "--json"],
+        ["diff"],
+        ["skills"],
+        ["skills", "--format", "rules"],
+    ]
+    _assert_same(tools, project, cases)
 
 
 def _ids(report: dict[str, object], key: str) -> list[str]:
