@@ -24,7 +24,7 @@ from diary.cli.common import CliState
 from diary.config import load_settings
 from diary.query import metric_summaries, search_runs
 from diary.query.direct import DirectReader, open_reader
-from diary.query.expressions import column_keys
+from diary.query.selection import column_keys
 
 
 @pytest.fixture
@@ -215,8 +215,15 @@ def test_list_compare_and_plot_start_without_sqlalchemy(db: Path) -> None:
     ambiguous = _run_cli("--db", str(db), "iteration", "list", "sweep")
     assert ambiguous.returncode == 1
     assert ambiguous.stderr.splitlines()[0].startswith("Error: invalid experiment name 'sweep'")
-    filtered = _run_cli("--db", str(db), "iteration", "list", "bert", "--filter", "status='x'")
-    assert (filtered.returncode, filtered.stderr.endswith("SQLALCHEMY True\n")) == (0, True)
+    # Filters and orders are plain SQL too (diary.query.duckdb_sql).
+    filtered = _run_cli(
+        "--db", str(db), "iteration", "list", "bert", "--filter", "status='x'",
+        "--order-by", "metrics.loss",
+    )  # fmt: skip
+    assert (filtered.returncode, filtered.stderr.endswith("SQLALCHEMY False\n")) == (0, True)
+    searched = _run_cli("--db", str(db), "iteration", "search", "metrics.loss < 1")
+    assert (searched.returncode, searched.stderr.endswith("SQLALCHEMY False\n")) == (0, True)
+    assert ambiguous.stderr.endswith("SQLALCHEMY True\n")
 
 
 def _outputs(db: Path, commands: list[list[str]]) -> list[tuple[int, str, str]]:
@@ -242,7 +249,12 @@ def _commands(db: Path) -> list[list[str]]:
             ["iteration", "list", sweep, "--columns", "metrics.nothing", *form],
             ["compare", *ids[:4], *form],
             ["compare", ids[0][:6], ids[-1], "--all", "--maximize", "acc", *form],
-        ]
+            ["iteration", "list", sweep, "--filter", "params.lr > 0.001 or tag = 'best'",
+             "--order-by", "metrics.loss desc", "--limit", "4", *form],
+            ["iteration", "search", "metrics.acc >= 0", "--project", "vision",
+             "--order-by", "params.lr", "--offset", "1", *form],
+            ["iteration", "search", "--experiment", sweep, "--experiment", "bert", *form],
+        ]  # fmt: skip
     commands += [
         ["iteration", "list", "--project", "nothing"],
         ["iteration", "list", "0000"],
@@ -251,6 +263,12 @@ def _commands(db: Path) -> list[list[str]]:
         ["metric", "plot", ids[2], "only-two", "--width", "40", "--height", "8"],
         ["metric", "plot", ids[0], "nothing"],
         ["metric", "plot", "ffff", "loss"],
+        ["iteration", "list", sweep, "--filter", "params.nope = 1"],
+        ["iteration", "list", sweep, "--order-by", "tags.stage"],
+        ["iteration", "search", "params.lr >"],
+        ["iteration", "search", "metrics.loss = 'low'"],
+        ["iteration", "search", "--experiment", "sweep"],
+        ["iteration", "search", "--project", "nothing"],
     ]
     return commands
 
@@ -261,4 +279,5 @@ def test_every_output_equals_the_store_path(db: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(CliState, "reader", lambda self: None)  # as on PostgreSQL or SQLite
     assert _outputs(db, commands) == direct
     failed = [args for (code, _, _), args in zip(direct, commands, strict=True) if code]
-    assert len(failed) == 9, failed  # the errors are compared too: 4 unknown columns, 5 more
+    # The errors are compared too: 4 unknown columns, 5 more, and 6 of searches.
+    assert len(failed) == 15, failed

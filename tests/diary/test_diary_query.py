@@ -132,6 +132,26 @@ def test_wide_table_as_records_arrow_and_pandas(sweep: dict[str, Any]) -> None:
     assert frame["metrics.loss"].iloc[3] == pytest.approx(0.13)
 
 
+def test_the_data_frame_is_the_one_arrow_would_make(sweep: dict[str, Any]) -> None:
+    """to_pandas builds the frame from the rows; it equals the frame Arrow converts, dtypes
+    included, for full, narrowed, unfinished and empty results."""
+    import pandas
+
+    store = sweep["store"]
+    running = store.create_iteration(sweep["other"], snapshot=False)  # ended_at: all None
+    try:
+        for result in (
+            search_runs(store),
+            search_runs(store, columns=["params.lr", "tags"]),
+            search_runs(store, f"id = '{running.id}'"),
+            search_runs(store, "status = 'failed'"),
+            search_runs(store, limit=0),
+        ):
+            pandas.testing.assert_frame_equal(result.to_pandas(), result.to_arrow().to_pandas())
+    finally:
+        store.delete_iteration(running.id)
+
+
 def test_metric_summaries_are_computed_in_the_engine(any_store: Store) -> None:
     store = any_store
     experiment = store.get_or_create_experiment(store.get_or_create_project("p").id, "e")

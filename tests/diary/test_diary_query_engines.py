@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import diary
 from diary.query import FilterError, parse_filter, search_runs
-from diary.query.expressions import column_keys
-from diary.query.search import _order, _Search
+from diary.query.search import _Search
+from diary.query.selection import column_keys, parse_order
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def _both(
             search = _Search(
                 predicate,
                 text or "",
-                [_order(order) for order in order_by],
+                [parse_order(order) for order in order_by],
                 scope,
                 limit,
                 offset,
@@ -222,11 +222,13 @@ _FILTER_TEXT = st.recursive(
 
 
 @settings(
-    max_examples=120,
+    max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(text=_FILTER_TEXT, order=st.sampled_from(ORDERS))
+# Two mistakes: both ways report the leftmost one.
+@example(text="(metrics.loss like '%a%' and tags.stage like '%a%')", order=())
 def test_made_up_filters_give_the_same_rows_both_ways(
     varied: Any, text: str, order: tuple[str, ...]
 ) -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import click
 
 from diary import __version__
+from diary.cli import runs as _runs  # noqa: F401 - adds the iteration read commands
 from diary.cli.artifacts import artifact, artifacts
 from diary.cli.common import CliState
+from diary.cli.compare import compare
 from diary.cli.db import db
 from diary.cli.entities import experiment, iteration, project
 from diary.cli.plot import metric_plot as _metric_plot  # noqa: F401 - adds its command
 from diary.cli.registry import model
-from diary.cli.runs import compare
 from diary.cli.settings import config
 from diary.cli.tracking import log, metric
 from storage_core.cli_support import ErrorBoundaryGroup, debug_option

@@ -1,4 +1,4 @@
-"""``diary iteration`` read and housekeeping commands: list, search, show, compare, tag, delete.
+"""``diary iteration`` read and housekeeping commands: list, search, show, tag, delete.
 
 They are thin: :mod:`diary.query` does the searching and summarising, for the library too.
 """
@@ -9,15 +9,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from diary.cli.common import ITERATION, READ_ITERATION, direct_reader, echo_record, store
+from diary.cli.common import ITERATION, direct_reader, echo_record, store
 from diary.cli.entities import iteration
 from storage_core.cli_support import echo_json, echo_table, json_option, output_format
 
 if TYPE_CHECKING:
-    from uuid import UUID
-
     from diary.query.direct import DirectReader
-    from diary.query.results import MetricSummary, SearchResult
 
 __all__ = ["iteration"]
 
@@ -101,9 +98,18 @@ def iteration_list(
         raise click.UsageError("give an EXPERIMENT or --project (one of them)")
     chosen = _columns(columns)
     result = None
-    reader = None if filter_ or order_by else direct_reader()  # filters: the store's SQL
+    reader = direct_reader()
     if reader is not None:
-        result = _direct_list(reader, experiment_id, project, chosen, limit, offset)
+        scope = _direct_scope(
+            reader, [experiment_id] if experiment_id else [], [project] if project else []
+        )
+        if scope is not None:
+            from diary.query.selection import column_keys
+
+            result = reader.runs(
+                filter_, experiments=scope, order_by=order_by, keys=column_keys(chosen),
+                limit=limit, offset=offset,
+            )  # fmt: skip
     if result is None:
         from diary.query import search_runs
 
@@ -117,27 +123,24 @@ def iteration_list(
     _echo_runs(result, as_json, chosen)
 
 
-def _direct_list(
-    reader: DirectReader,
-    experiment: str | None,
-    project: str | None,
-    chosen: list[str] | None,
-    limit: int | None,
-    offset: int,
-) -> SearchResult | None:
-    """An unfiltered listing through the direct reader, or None when the store must answer."""
-    from diary.query.expressions import column_keys
-
-    if experiment is not None:
-        found = reader.find_experiment(experiment)
-        scope = None if found is None else [found]
-    else:
-        owner = reader.find_project(project or "")
-        scope = None if owner is None else reader.project_experiments(owner)
-    if scope is None:
-        return None
-    keys = column_keys(chosen)
-    return reader.runs(experiments=scope, keys=keys, limit=limit, offset=offset)
+def _direct_scope(
+    reader: DirectReader, experiments: list[str], projects: list[str]
+) -> list[str] | None:
+    """The experiment ids the direct reader finds for these names or ids (each project's
+    experiments), or None when one is not found for certain: the store then answers, with
+    its error."""
+    scope: list[str] = []
+    for given in experiments:
+        found = reader.find_experiment(given)
+        if found is None:
+            return None
+        scope.append(found)
+    for given in projects:
+        owner = reader.find_project(given)
+        if owner is None:
+            return None
+        scope += reader.project_experiments(owner)
+    return scope
 
 
 def _columns(text: str | None) -> list[str] | None:
@@ -180,17 +183,22 @@ def iteration_search(
     Example: diary iteration search "params.lr > 0.01 and metrics.loss < 0.2" --order-by
     metrics.loss --limit 5
     """
-    from diary.query import search_runs
+    reader = direct_reader()
+    if (
+        reader is not None
+        and (scope := _direct_scope(reader, [*experiments], [*projects])) is not None
+    ):
+        result = reader.runs(
+            filter_, experiments=scope if experiments or projects else None,
+            order_by=order_by, limit=limit, offset=offset,
+        )  # fmt: skip
+    else:
+        from diary.query import search_runs
 
-    result = search_runs(
-        store(),
-        filter_,
-        experiments=experiments or None,
-        projects=projects or None,
-        order_by=order_by,
-        limit=limit,
-        offset=offset,
-    )
+        result = search_runs(
+            store(), filter_, experiments=experiments or None, projects=projects or None,
+            order_by=order_by, limit=limit, offset=offset,
+        )  # fmt: skip
     _echo_runs(result, as_json)
 
 
@@ -227,114 +235,6 @@ def iteration_show(iteration_id: str, as_json: bool) -> None:
         [{"key": key, **summary} for key, summary in metrics.items()],
         ["key", "last", "step", "min", "max", "count"],
     )
-
-
-@click.command("compare")
-@click.argument("iteration_ids", metavar="ID...", nargs=-1, required=True, type=READ_ITERATION)
-@click.option("--all", "show_all", is_flag=True, help="Show the parameters that are equal too.")
-@click.option(
-    "--maximize", multiple=True, metavar="KEY",
-    help="A metric whose best value is its largest (repeatable) [default: the smallest].",
-)  # fmt: skip
-@json_option
-def compare(
-    iteration_ids: tuple[str, ...], show_all: bool, maximize: tuple[str, ...], as_json: bool
-) -> None:
-    """Compare iterations side by side: status, parameters (* marks those that differ; equal
-    ones only with --all), each metric's last value, min and max, and which iteration has the
-    best last value."""
-    gathered = _direct_compare(iteration_ids)
-    if gathered is None:
-        from diary.query import metric_summaries, search_runs
-
-        opened = store()
-        ids = [opened.get_iteration(given).id for given in iteration_ids]
-        found = {row["id"]: row for row in search_runs(opened, f"id in ({_ids(ids)})")}
-        runs = [found[i] for i in ids]
-        summaries = [metric_summaries(opened, i) for i in ids]
-    else:
-        ids, runs, summaries = gathered
-    rows: list[dict[str, Any]] = []
-    params = sorted({k for run in runs for k in run if k.startswith("params.")})
-    for name in ["status", *params]:
-        values = [run.get(name) for run in runs]
-        differs = len({repr(v) for v in values}) > 1
-        if differs or show_all or name == "status":
-            rows.append({"field": name, "values": values, "differs": differs, "best": None})
-    for key in sorted({key for summary in summaries for key in summary}):
-        for part in ("last", "min", "max"):
-            values = [getattr(s[key], part) if key in s else None for s in summaries]
-            best = None
-            if part == "last":
-                present = [(v, i) for v, i in zip(values, ids, strict=True) if v is not None]
-                if present:
-                    pick = max if key in maximize else min
-                    best = pick(present, key=lambda item: item[0])[1]
-            differs = len({repr(v) for v in values}) > 1
-            rows.append({"field": f"metrics.{key}.{part}", "values": values, "differs": differs,
-                         "best": best})  # fmt: skip
-    if as_json or output_format() in ("json", "jsonl"):
-        echo_json(
-            [
-                {
-                    "field": row["field"],
-                    "differs": row["differs"],
-                    "best": None if row["best"] is None else str(row["best"]),
-                    "values": {str(i): v for i, v in zip(ids, row["values"], strict=True)},
-                }
-                for row in rows
-            ]
-        )
-        return
-    if output_format() == "csv":
-        columns = ["field", "differs", "best", *(str(i) for i in ids)]
-        echo_table(
-            [
-                {"field": row["field"], "differs": row["differs"],
-                 "best": None if row["best"] is None else str(row["best"]),
-                 **{str(i): v for i, v in zip(ids, row["values"], strict=True)}}
-                for row in rows
-            ],
-            columns,
-        )  # fmt: skip
-        return
-    headers = [str(i)[:8] for i in ids]
-    echo_table(
-        [
-            {
-                "field": ("* " if row["differs"] else "  ") + row["field"],
-                **dict(zip(headers, row["values"], strict=True)),
-                "best": str(row["best"])[:8] if row["best"] is not None else "",
-            }
-            for row in rows
-        ],
-        ["field", *headers, "best"],
-    )
-
-
-def _direct_compare(
-    given: tuple[str, ...],
-) -> tuple[list[UUID], list[dict[str, Any]], list[dict[str, MetricSummary]]] | None:
-    """The iterations, their rows and metric summaries through the direct reader, or None
-    when the store must answer."""
-    reader = direct_reader()
-    if reader is None:
-        return None
-    chosen = list(given)  # whole ids already (READ_ITERATION), not yet known to exist
-    found = {str(row["id"]): row for row in reader.runs(ids=chosen)}
-    if not set(chosen) <= found.keys():
-        return None  # the store names the missing one
-    summaries = reader.summaries(chosen)
-    ids = [found[text]["id"] for text in chosen]
-    return ids, [found[text] for text in chosen], [summaries[text] for text in chosen]
-
-
-# `diary iteration compare` names the same command.
-iteration.add_command(compare)
-
-
-def _ids(ids: list[Any]) -> str:
-    return ", ".join(f"'{i}'" for i in ids)  # UUIDs: nothing to escape
 
 
 @iteration.command("tag")

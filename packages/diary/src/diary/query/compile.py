@@ -31,9 +31,9 @@ from diary.query.expressions import (
     Not,
     Or,
     Predicate,
-    referenced,
 )
 from diary.query.operands import attribute_value, metric_value, parameter_value
+from diary.query.selection import referenced
 
 __all__ = [
     "computed_metric_summaries",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from diary.ids import id_prefix_range
-from diary.query.results import MetricSummary, SearchResult, iteration_rows, wide_rows
+from diary.query.results import MetricSummary, SearchResult
 
 if TYPE_CHECKING:
     import duckdb
@@ -33,10 +33,6 @@ __all__ = ["DirectReader", "open_reader"]
 
 # The tables whose ids the finders look up (their names are put into the SQL).
 _ID_TABLES = frozenset(("project", "experiment", "iteration", "model", "model_version", "resource"))
-_ITERATION_TEXT = (
-    "CAST(id AS VARCHAR), CAST(experiment_id AS VARCHAR), CAST(parent_id AS VARCHAR), "
-    "status, created_at, ended_at"
-)
 
 
 def open_reader(settings: Settings) -> DirectReader | None:
@@ -148,53 +144,39 @@ class DirectReader:
 
     def runs(
         self,
+        filter: str | None = None,
         *,
         experiments: Sequence[str] | None = None,
         ids: Sequence[str] | None = None,
+        order_by: Sequence[str] = (),
         keys: dict[str, list[str]] | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> SearchResult:
-        """The wide rows of the iterations of ``experiments`` (oldest first, a page of them)
-        or of the iterations ``ids``; ``keys`` narrows the parameter and metric columns as
-        ``search_runs(columns=...)`` does."""
-        column, scope = ("experiment_id", experiments) if ids is None else ("id", ids)
-        if not scope:
-            return SearchResult()
-        marks = ", ".join("?" * len(scope))
-        page = f"SELECT * FROM iteration WHERE {column} IN ({marks}) ORDER BY created_at, id"
-        args: list[Any] = list(scope)
-        if limit is not None:
-            page += " LIMIT ?"
-            args.append(limit)
-        if offset:
-            page += " OFFSET ?"
-            args.append(offset)
-        found = f"WITH found AS ({page}) "
-        iterations = self._rows(
-            found + f"SELECT {_ITERATION_TEXT} FROM found ORDER BY created_at, id", args
+        """The wide rows of the iterations of ``experiments`` (or the iterations ``ids``) that
+        ``filter`` matches, ordered and paged as ``search_runs`` does, by the same SQL
+        (:mod:`diary.query.duckdb_search`); ``keys`` narrows the parameter and metric columns
+        as ``search_runs(columns=...)`` does.
+
+        Raises:
+            FilterError: the filter or an order does not parse, or names an unknown key.
+        """
+        from diary.query.duckdb_search import run_search
+        from diary.query.expressions import parse_filter
+        from diary.query.selection import parse_order
+
+        predicate = parse_filter(filter) if filter and filter.strip() else None
+        return run_search(
+            self.conn,
+            predicate,
+            filter or "",
+            orders=[parse_order(text) for text in order_by],
+            experiments=experiments,
+            ids=ids,
+            limit=limit,
+            offset=offset,
+            keys=keys,
         )
-        owner = "CAST(d.iteration_id AS VARCHAR)"
-        join = "JOIN found ON d.iteration_id = found.id"
-        details: list[list[tuple[Any, ...]]] = []
-        for table, columns, kind in (
-            ("parameter", "d.key, d.value", "param"),
-            ("metric_summary", "d.key, d.last", "metric"),
-        ):
-            wanted = None if keys is None else keys[kind]
-            if wanted == []:
-                details.append([])
-                continue
-            sql = f"{found}SELECT {owner}, {columns} FROM {table} d {join}"
-            extra: list[Any] = []
-            if wanted is not None:
-                sql += f" WHERE d.key IN ({', '.join('?' * len(wanted))})"
-                extra = list(wanted)
-            details.append(self._rows(sql, args + extra))
-        tags = self._rows(
-            f"{found}SELECT {owner}, d.tag FROM iteration_tag d {join} ORDER BY d.tag", args
-        )
-        return wide_rows(iteration_rows(iterations, {}), details[0], details[1], tags)
 
     # --- metric summaries and series -----------------------------------------------------
 

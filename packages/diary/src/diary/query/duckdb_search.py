@@ -19,8 +19,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from diary.query.duckdb_sql import Sql, order_sql, where_sql
-from diary.query.expressions import Field, FilterError, Predicate, referenced
+from diary.query.expressions import Field, FilterError, Predicate
+from diary.query.operands import check_comparisons
 from diary.query.results import SearchResult, iteration_rows, wide_rows
+from diary.query.selection import referenced
 
 if TYPE_CHECKING:
     import duckdb
@@ -61,6 +63,7 @@ def run_search(
     Raises:
         FilterError: a key no iteration has, or a comparison a field cannot make.
     """
+    check_comparisons(predicate, text)
     check_keys(conn, text, referenced(predicate, [field for field, _ in orders]))
     page = _page(predicate, text, orders, experiments, ids, limit, offset)
     iterations = _rows(conn, page)

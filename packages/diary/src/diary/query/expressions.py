@@ -27,7 +27,6 @@ Every error names the position of the mistake (1-based) in one line.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from diary.errors import InvalidValue
@@ -42,10 +41,8 @@ __all__ = [
     "Not",
     "Or",
     "Predicate",
-    "column_keys",
     "parse_field",
     "parse_filter",
-    "referenced",
 ]
 
 ATTRIBUTES = ("status", "created_at", "ended_at", "id", "parent_id", "experiment_id", "notes")
@@ -378,33 +375,3 @@ def parse_field(text: str) -> Field:
     if token is not None:
         raise parser.fail(f"unexpected {token.text!r} after the field", token)
     return field
-
-
-def column_keys(columns: Iterable[str] | None) -> dict[str, list[str]] | None:
-    """The parameter and metric keys ``columns`` names (None: every key)."""
-    if columns is None:
-        return None
-    keys: dict[str, list[str]] = {"param": [], "metric": []}
-    for name in columns:
-        try:
-            field_ = parse_field(name)
-        except FilterError:
-            continue  # not a params/metrics column (tags, ...): nothing to narrow
-        if field_.kind in keys:
-            keys[field_.kind].append(field_.key)
-    return keys
-
-
-def referenced(predicate: Predicate | None, extra: Iterable[Field] = ()) -> list[Field]:
-    """Every field a filter (and the extra fields, e.g. of order_by) names."""
-    found: list[Field] = list(extra)
-    stack: list[Predicate] = [predicate] if predicate is not None else []
-    while stack:
-        node = stack.pop()
-        if isinstance(node, And | Or):
-            stack.extend(node.items)
-        elif isinstance(node, Not):
-            stack.append(node.item)
-        else:
-            found.append(node.field)
-    return found

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from diary.query.expressions import Field, FilterError, Value
+from diary.query.expressions import And, Field, FilterError, Not, Or, Predicate, Value
 
-__all__ = ["attribute_value", "metric_value", "parameter_value"]
+__all__ = ["attribute_value", "check_comparisons", "metric_value", "parameter_value"]
 
 
 def is_number(value: object) -> bool:
@@ -86,3 +86,27 @@ def attribute_value(field: Field, value: Value, text: str) -> Any:
         else:
             converted.append(as_text(item))
     return tuple(converted) if isinstance(value, tuple) else converted[0]
+
+
+def check_comparisons(predicate: Predicate | None, text: str) -> None:
+    """Raise the first (leftmost) comparison its field cannot make, so that every compiler
+    reports the same mistake whatever order it builds the SQL in.
+
+    Raises:
+        FilterError: tags compared with other than ``=``, ``!=`` or ``in``; a metric compared
+            with text; a time or id that is not one.
+    """
+    stack: list[Predicate] = [predicate] if predicate is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, And | Or):
+            stack.extend(reversed(node.items))
+        elif isinstance(node, Not):
+            stack.append(node.item)
+        elif node.field.kind in ("tag", "has_tag"):
+            if node.op not in ("=", "!=", "in"):
+                raise FilterError(text, node.field.position, "tags compare with =, != or in")
+        elif node.field.kind == "metric":
+            metric_value(node.field, node.value, text)
+        elif node.field.kind == "attr":
+            attribute_value(node.field, node.value, text)

@@ -25,15 +25,8 @@ from diary.query.compile import (
     metric_summary_query,
     to_condition,
 )
-from diary.query.expressions import (
-    Field,
-    FilterError,
-    Predicate,
-    column_keys,
-    parse_field,
-    parse_filter,
-    referenced,
-)
+from diary.query.expressions import Field, FilterError, Predicate, parse_filter
+from diary.query.operands import check_comparisons
 from diary.query.results import (
     ITERATION_COLUMNS,
     MetricSummary,
@@ -41,6 +34,7 @@ from diary.query.results import (
     iteration_rows,
     wide_rows,
 )
+from diary.query.selection import column_keys, parse_order, referenced
 
 if TYPE_CHECKING:
     from diary.store import Store
@@ -91,7 +85,7 @@ def search_runs(
     if offset < 0:
         raise InvalidValue("offset", offset, "must be 0 or more")
     predicate = parse_filter(filter) if filter and filter.strip() else None
-    orders = [_order(text) for text in order_by]
+    orders = [parse_order(text) for text in order_by]
     store.flush()  # a process reads its own buffered writes
     scope = _experiment_scope(store, experiments, projects)
     search = _Search(predicate, filter or "", orders, scope, limit, offset, column_keys(columns))
@@ -137,6 +131,7 @@ class _Search:
         query = sa.select(iteration.c.id)
         if self.scope is not None:
             query = query.where(iteration.c.experiment_id.in_(self.scope))
+        check_comparisons(self.predicate, self.text)
         _check_keys(conn, self.text, referenced(self.predicate, [f for f, _ in self.orders]))
         if self.predicate is not None:
             within = None
@@ -165,14 +160,6 @@ class _Search:
             query.subquery("found") if len(ids) > _CHUNK else None,
             keys=self.keys,
         )
-
-
-def _order(text: str) -> tuple[Field, bool]:
-    words = text.strip().rsplit(None, 1)
-    descending = False
-    if len(words) == 2 and words[1].lower() in ("asc", "desc"):
-        text, descending = words[0], words[1].lower() == "desc"
-    return parse_field(text), descending
 
 
 def _experiment_scope(
