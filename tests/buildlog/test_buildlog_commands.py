@@ -224,14 +224,25 @@ def test_info_says_in_words_how_the_backend_was_chosen(
     )
     fresh = tmp_path / "fresh"
     fresh.mkdir()
+    # info only reads: it creates no database and registers no project.
     assert backend_line(fresh) == (
-        "backend:      sqlite (created the database and registered this project)"
+        "backend:      legacy (nothing recorded yet: no database, no legacy files (the first "
+        "write creates it))"
     )
+    assert not isolated_home.exists()
+    ok(fresh, "reward", "accepted")
     assert backend_line(fresh) == "backend:      sqlite (found this project in the database)"
     other = tmp_path / "other"
     other.mkdir()
-    assert backend_line(other) == ("backend:      sqlite (registered this project in the database)")
+    before = ok(fresh, "projects", "--format", "csv").stdout
+    assert backend_line(other) == (
+        "backend:      sqlite (this project is not in the database yet (the first write "
+        "registers it))"
+    )
     assert "case" not in ok(other, "info").stdout
+    assert ok(other, "projects", "--format", "csv").stdout == before  # nothing registered
+    ok(other, "reward", "accepted")
+    assert backend_line(other) == "backend:      sqlite (found this project in the database)"
 
 
 def test_learnings_are_listed_by_their_group_and_the_old_spelling_still_works(
@@ -287,7 +298,9 @@ def test_a_reward_without_rules_credits_the_latest_gauntlet_credit(
 
     from buildlog.project import identify_project
 
-    ok(project, "info")  # creates the database and registers the project
+    # A first write creates the database and registers the project.
+    ok(project, "learning", "add", "--rule", "Test first", "--category", "testing",
+       "--severity", "minor", "--source", "review")  # fmt: skip
     project_id = identify_project(project).id
     with sqlite3.connect(isolated_home / "buildlog.db") as conn:
         conn.executemany(
@@ -518,3 +531,12 @@ def test_commands_that_read_create_no_database(project: Path, isolated_home: Pat
     ok(project, "reward", "accepted")  # the first write creates it
     assert (isolated_home / "buildlog.db").exists()
     assert json.loads(ok(project, "rewards", "--json").stdout)["total_events"] == 1
+    # In an existing database, a project that only reads is not registered either.
+    other = project.parent / "only-reads"
+    other.mkdir()
+    registry = ok(project, "projects", "--format", "csv").stdout
+    more = [["info"], ["info", "--json"], ["projects"], ["overview"], ["gauntlet", "list"],
+            ["gauntlet", "credits"]]  # fmt: skip
+    for args in [*READING_COMMANDS, *more]:
+        ok(other, *args)
+        assert ok(project, "projects", "--format", "csv").stdout == registry, args

@@ -1,10 +1,12 @@
 """Which backend a project uses: the four cases of the design, in order.
 
 1. The global database exists and the project is registered: SQLiteBackend.
-2. The database exists, the project is not registered: register it, SQLiteBackend; when the
-   project still has un-migrated legacy files, a notice says so.
+2. The database exists, the project is not registered: register it (unless the command only
+   reads), SQLiteBackend; when the project still has un-migrated legacy files, a notice says
+   so.
 3. No database, but the project has legacy files: LegacyBackend (read-only).
-4. Nothing exists: create the database, register the project, SQLiteBackend.
+4. Nothing exists: create the database, register the project, SQLiteBackend. A command that
+   only reads sees an empty project instead (case 3 with no files).
 
 Notices are returned, not printed: the CLI writes them to stderr.
 """
@@ -42,6 +44,8 @@ class Resolution:
         location: the global database (which may not exist in case 3).
         layout: the project's legacy files with pending data, if any.
         notices: messages for the user (un-migrated files, adoption of the original database).
+        registered: False when a command that only reads found the project unregistered
+            (case 2) and left it so.
     """
 
     backend: StorageBackend
@@ -50,6 +54,7 @@ class Resolution:
     location: DatabaseLocation
     layout: LegacyLayout | None
     notices: list[str] = field(default_factory=list)
+    registered: bool = True
 
 
 def resolve_backend(
@@ -66,8 +71,9 @@ def resolve_backend(
         db: the database path or URL (default: ``BUILDLOG_DB`` / ``BUILDLOG_HOME``).
         identity: the project's identity, when the caller derived it already.
         create: create the database when there is neither a database nor legacy files
-            (case 4). False for commands that only read: they then see an empty project
-            (case 3 with no files) and leave nothing behind.
+            (case 4), and register the project. False for commands that only read: they
+            then see an empty project (case 3 with no files), or read an existing database
+            without registering the project, and leave nothing behind.
 
     Returns:
         The resolution; its backend is bound to the project.
@@ -95,7 +101,7 @@ def resolve_backend(
         nowhere = LegacyLayout(identity.path / "buildlog")
         return Resolution(LegacyBackend(nowhere, identity), 3, identity, location, None)
 
-    from buildlog.backends.sql import register_project
+    from buildlog.backends.sql import find_registered, register_project
     from buildlog.backends.sqlite import SQLiteBackend
     from buildlog.db import open_engine
 
@@ -109,7 +115,11 @@ def resolve_backend(
             f"adopted the original buildlog database {location.display()} (backup: {status.backup})"
         )
     try:
-        identity, is_new = register_project(engine, identity)
+        if create:
+            identity, is_new = register_project(engine, identity)
+        else:  # a command that only reads leaves the registry as it is
+            identity, found = find_registered(engine, identity)
+            is_new = not found
     except BaseException:
         engine.dispose()
         raise
@@ -121,7 +131,9 @@ def resolve_backend(
             f"this project has legacy buildlog files not yet in the database "
             f"({layout.data_dir}); run 'buildlog migrate' to import them"
         )
-    return Resolution(backend, 2 if is_new else 1, identity, location, layout, notices)
+    return Resolution(
+        backend, 2 if is_new else 1, identity, location, layout, notices, create or not is_new
+    )
 
 
 def _nothing_at(location: DatabaseLocation) -> bool:

@@ -88,6 +88,29 @@ def register_project(engine: Engine, identity: ProjectIdentity) -> tuple[Project
         return _register(conn, identity)
 
 
+def find_registered(engine: Engine, identity: ProjectIdentity) -> tuple[ProjectIdentity, bool]:
+    """The project as :func:`register_project` would find it, without writing: its own row,
+    else the row its credential-free form names (a rotated token, a clean clone).
+
+    For commands that only read: an unregistered project reads as empty and stays
+    unregistered.
+
+    Returns:
+        The identity whose id the records use, and whether a row was found.
+    """
+    with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
+        found = conn.execute(sa.select(projects.c.id).where(projects.c.id == identity.id)).first()
+        if found is None and identity.source == "git-remote":
+            found = conn.execute(
+                sa.select(projects.c.id)
+                .where(projects.c.id_alias == (identity.alias or identity.id))
+                .order_by(projects.c.created_at)
+            ).first()
+    if found is None:
+        return identity, False
+    return replace(identity, id=found.id), True
+
+
 def _register(conn: Connection, identity: ProjectIdentity) -> tuple[ProjectIdentity, bool]:
     """Insert or update the registry row inside a write transaction (re-reads under the lock).
 

@@ -11,6 +11,7 @@ from buildlog.cli.common import CliState, emit, pass_state, resolve, resolve_sql
 from storage_core.cli_support import echo_json, json_option
 
 if TYPE_CHECKING:
+    from buildlog.backends.resolve import Resolution
     from buildlog.migrate import MigrateResult
 
 __all__ = ["db", "export_cmd", "import_cmd", "info", "migrate", "projects"]
@@ -20,7 +21,7 @@ def _info(state: CliState) -> dict[str, Any]:
     from buildlog.backends import EVENT_KINDS
     from buildlog.backends.legacy import LegacyBackend
 
-    resolution = resolve(state)
+    resolution = resolve(state, create=False)
     backend = resolution.backend
     decisions = backend.load_skill_decisions()
     active = backend.load_active_session()
@@ -39,7 +40,7 @@ def _info(state: CliState) -> dict[str, Any]:
     return {
         "backend": backend.kind,
         "resolution_case": resolution.case,
-        "reason": _REASONS[resolution.case],
+        "reason": _reason(resolution),
         "database": resolution.location.display(),
         "database_exists": resolution.location.exists(),
         "project_id": resolution.identity.id,
@@ -52,6 +53,14 @@ def _info(state: CliState) -> dict[str, Any]:
         "legacy_files_pending": [str(p) for p in layout.pending_files()] if layout else [],
         "legacy_malformed_lines": malformed,
     }
+
+
+def _reason(resolution: Resolution) -> str:
+    if resolution.case == 3 and resolution.layout is None:
+        return "nothing recorded yet: no database, no legacy files (the first write creates it)"
+    if not resolution.registered:
+        return "this project is not in the database yet (the first write registers it)"
+    return _REASONS[resolution.case]
 
 
 # What each way of choosing the backend means to the user (buildlog.backends.resolve).
@@ -99,7 +108,7 @@ def info(state: CliState, as_json: bool) -> None:
 @pass_state
 def projects(state: CliState, as_json: bool) -> None:
     """List the registered projects."""
-    rows = [vars(p) for p in resolve(state).backend.list_projects()]
+    rows = [vars(p) for p in resolve(state, create=False).backend.list_projects()]
     emit(rows, ("id", "name", "id_source", "path", "updated_at"), as_json=as_json)
 
 

@@ -26,7 +26,7 @@ def _personas(state: CliState, persona: str | None = None) -> dict[str, Persona]
     from buildlog.backends.sqlite import SQLiteBackend
     from buildlog.gauntlet import load_personas
 
-    backend = resolve(state).backend
+    backend = resolve(state, create=False).backend
     if not isinstance(backend, SQLiteBackend):
         return {}
     return load_personas(backend.engine, persona)
@@ -177,7 +177,7 @@ def gauntlet_credits(state: CliState, as_json: bool) -> None:
     from buildlog.backends.sqlite import SQLiteBackend
     from buildlog.gauntlet import load_credits
 
-    backend = resolve(state).backend
+    backend = resolve(state, create=False).backend
     credits = (
         load_credits(backend.engine, backend.project_id)
         if isinstance(backend, SQLiteBackend)

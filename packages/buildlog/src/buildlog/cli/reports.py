@@ -86,7 +86,7 @@ def overview(state: CliState, as_json: bool) -> None:
     and how many records of each kind are stored."""
     from buildlog.reports import overview as build_overview
 
-    resolution = resolve(state)
+    resolution = resolve(state, create=False)
     data = build_overview(resolution.backend, resolution.identity.path)
     if as_json:
         echo_json(data)
