@@ -99,16 +99,31 @@ def find_registered(engine: Engine, identity: ProjectIdentity) -> tuple[ProjectI
         The identity whose id the records use, and whether a row was found.
     """
     with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
-        found = conn.execute(sa.select(projects.c.id).where(projects.c.id == identity.id)).first()
-        if found is None and identity.source == "git-remote":
-            found = conn.execute(
-                sa.select(projects.c.id)
-                .where(projects.c.id_alias == (identity.alias or identity.id))
-                .order_by(projects.c.created_at)
-            ).first()
+        found = conn.execute(
+            sa.select(projects.c.id).where(projects.c.id == identity.id)
+        ).scalar_one_or_none()
+        if found is None:
+            found = _alias_owner(conn, identity)
     if found is None:
         return identity, False
-    return replace(identity, id=found.id), True
+    return replace(identity, id=found), True
+
+
+def _alias_owner(conn: Connection, identity: ProjectIdentity) -> str | None:
+    """The id of the project the identity's credential-free form names: a rotated token (the
+    same alias) or a clone without credentials (its id is the alias)."""
+    if identity.source != "git-remote":
+        return None
+    found: str | None = (
+        conn.execute(
+            sa.select(projects.c.id)
+            .where(projects.c.id_alias == (identity.alias or identity.id))
+            .order_by(projects.c.created_at)
+        )
+        .scalars()
+        .first()
+    )
+    return found
 
 
 def _register(conn: Connection, identity: ProjectIdentity) -> tuple[ProjectIdentity, bool]:
@@ -123,18 +138,11 @@ def _register(conn: Connection, identity: ProjectIdentity) -> tuple[ProjectIdent
     path = str(identity.path)
     now = format_timestamp()
     current = conn.execute(sa.select(projects).where(projects.c.id == identity.id)).first()
-    if current is None and identity.source == "git-remote":
-        # The credential-free form finds the project: a rotated token (same alias), or a
-        # clone without credentials (its id is the alias).
-        same = conn.execute(
-            sa.select(projects.c.id)
-            .where(projects.c.id_alias == (identity.alias or identity.id))
-            .order_by(projects.c.created_at)
-        ).first()
-        if same is not None:
-            # A rotated token: the project's records live under the id it was first seen with.
-            identity = replace(identity, id=same.id)
-            current = conn.execute(sa.select(projects).where(projects.c.id == same.id)).first()
+    same = _alias_owner(conn, identity) if current is None else None
+    if same is not None:
+        # A rotated token: the project's records live under the id it was first seen with.
+        identity = replace(identity, id=same)
+        current = conn.execute(sa.select(projects).where(projects.c.id == same)).first()
     wanted = (path, identity.name, identity.source, identity.alias)
     if current is not None:
         if (current.path, current.name, current.id_source, current.id_alias) != wanted:
