@@ -140,6 +140,13 @@ def test_a_rotated_token_finds_the_same_project(
          "https://alice:tok2@github.com/acme/secret.git"],
         check=True,
     )  # fmt: skip
+    reading = resolve_backend(project, create=False)  # a command that only reads
+    try:
+        assert (reading.case, reading.registered) == (1, True)
+        assert reading.identity.id == first.identity.id  # through the alias, without a write
+        assert [d.skill_id for d in reading.backend.load_skill_decisions()] == ["kept"]
+    finally:
+        reading.backend.close()
     second = resolve_backend(project)
     try:
         assert second.case == 1
