@@ -45,9 +45,8 @@ def open_reader(settings: Settings) -> DirectReader | None:
     """
     if settings.db_url:
         return None
-    import duckdb
-
     from diary.schema import HEAD_REVISION, VERSION_TABLE
+    from storage_core.database.duckdb_client import client
     from storage_core.database.duckdb_open import open_duckdb
     from storage_core.database.files import FileKind, detect_file_kind
 
@@ -60,7 +59,7 @@ def open_reader(settings: Settings) -> DirectReader | None:
     reader = DirectReader(conn, stack.close)
     try:
         revision = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall()
-    except duckdb.Error:  # no version table: not diary's, or not yet; the store says which
+    except client.Error:  # no version table: not diary's, or not yet; the store says which
         revision = []
     if revision != [(HEAD_REVISION,)]:
         reader.close()

@@ -15,8 +15,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import duckdb
-
+from storage_core.database.duckdb_client import client
 from storage_core.errors import StorageFormatTooNew
 
 __all__ = ["installed_duckdb_version", "newer_format_error", "writer_version"]
@@ -36,7 +35,7 @@ def _release(text: str) -> tuple[int, int] | None:
 
 def installed_duckdb_version() -> str:
     """The version of the installed duckdb library ("2.0.0")."""
-    return str(duckdb.__version__)
+    return str(client.__version__)
 
 
 def writer_version(path: Path) -> str | None:

@@ -3,7 +3,8 @@
 The engines of :mod:`storage_core.database.engines` open their connections through
 :func:`open_locked` too; :func:`open_duckdb` is the same for fast paths that talk to DuckDB
 directly (Appender, Arrow, and read-only commands that must start faster than SQLAlchemy
-imports). Importing this module imports DuckDB, never SQLAlchemy.
+imports). Importing this module imports DuckDB's client
+(:mod:`storage_core.database.duckdb_client`), never SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import duckdb
-
+from storage_core.database.duckdb_client import client
 from storage_core.database.duckdb_format import newer_format_error
 from storage_core.database.files import (
     FileKind,
@@ -43,6 +43,9 @@ from storage_core.errors import (
     ReadOnlyDatabase,
     StorageError,
 )
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = [
     "damaged_database_error",
@@ -84,7 +87,7 @@ def _wait_for_lock(
         kind = check_kind(path, FileKind.DUCKDB) if verify_kind else FileKind.DUCKDB
         try:
             return attempt()
-        except duckdb.Error as err:
+        except client.Error as err:
             waited = time.monotonic() - started
             message = str(err)
             if _LOCK_MESSAGE in message:
@@ -144,7 +147,7 @@ def damaged_database_error(path: str | os.PathLike[str], err: BaseException) -> 
     if read_only is not None:
         return read_only
     original = getattr(err, "orig", None) or err
-    if not isinstance(original, duckdb.Error):
+    if not isinstance(original, client.Error):
         return None
     first_line = str(original).splitlines()[0] if str(original) else type(original).__name__
     if not any(marker in first_line for marker in _DAMAGE_MESSAGES):
@@ -156,7 +159,7 @@ def damaged_database_error(path: str | os.PathLike[str], err: BaseException) -> 
 
 def _translate_duckdb_error(path: Path, err: duckdb.Error) -> StorageError:
     first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
-    if isinstance(err, duckdb.IOException) and not path.exists():
+    if isinstance(err, client.IOException) and not path.exists():
         return NotFound("database", str(path))
     # Before "damaged": a newer DuckDB's file fails with a version or checksum error here.
     too_new = newer_format_error(path)
@@ -189,7 +192,7 @@ def open_duckdb(
 
     def connect() -> duckdb.DuckDBPyConnection:
         with guard:
-            return duckdb.connect(str(file), read_only)
+            return client.connect(str(file), read_only)
 
     conn = open_locked(file, lock_timeout, connect, read_only=read_only)
     try:
