@@ -66,7 +66,7 @@ def status(state: CliState, min_confidence: str, as_json: bool) -> None:
     root = _journal_root(state, as_json, UNINITIALIZED_STATUS, "Skills: 0 total from 0 entries")
     if root is None:
         return
-    report = skill_status(root, resolve(state).backend, min_confidence)  # type: ignore[arg-type]
+    report = skill_status(root, resolve(state, create=False).backend, min_confidence)  # type: ignore[arg-type]
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
@@ -90,7 +90,7 @@ def diff(state: CliState, as_json: bool) -> None:
     root = _journal_root(state, as_json, UNINITIALIZED_DIFF, summary)
     if root is None:
         return
-    report = skill_diff(root, resolve(state).backend)
+    report = skill_diff(root, resolve(state, create=False).backend)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
