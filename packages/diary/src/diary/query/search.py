@@ -31,7 +31,6 @@ from diary.query.results import (
     ITERATION_COLUMNS,
     MetricSummary,
     SearchResult,
-    iteration_rows,
     wide_rows,
 )
 from diary.query.selection import column_keys, parse_order, referenced
@@ -240,54 +239,25 @@ def _wide_rows(
 
 
 class _Fetcher:
-    """Rows of detail queries, owner first, fetched fast.
-
-    SQLAlchemy's result rows and a ``uuid.UUID`` per row cost more than DuckDB's query for
-    wide results (0.6 s for 40,000 rows). On DuckDB the query runs on the raw connection with
-    the owner id as text, mapped back to the ids already at hand; elsewhere through
-    SQLAlchemy.
-    """
+    """Rows of detail queries, owner first, with the owner id as text (the key the wide rows
+    are assembled by: hashing a str is cheaper than hashing a UUID). DuckDB searches do not
+    come here: they run as plain SQL (:mod:`diary.query.duckdb_search`)."""
 
     def __init__(self, conn: sa.Connection, ids: list[UUID]) -> None:
         self.conn = conn
-        self.raw = conn.dialect.name == "duckdb"
         self.texts = [str(key) for key in ids]
-        self.by_text = dict(zip(self.texts, ids, strict=True))
 
     def __call__(self, owner: Any, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
         """The rows of ``query`` with ``owner`` (an id column) put first, as text."""
-        if not self.raw:
-            statement = query.with_only_columns(owner, *query.selected_columns)
-            return [(str(row[0]), *row[1:]) for row in self.conn.execute(statement)]
-        statement = query.with_only_columns(sa.cast(owner, sa.String), *query.selected_columns)
-        return self._raw_rows(statement)
+        statement = query.with_only_columns(owner, *query.selected_columns)
+        return [(str(row[0]), *row[1:]) for row in self.conn.execute(statement)]
 
     def iterations(self, selection: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         """The iteration columns of the selected iterations, by id as text."""
         iteration = m.iteration
         query = sa.select(*(iteration.c[name] for name in ITERATION_COLUMNS))
-        query = query.where(iteration.c.id.in_(selection))
-        if not self.raw:
-            for record in self.conn.execute(query):
-                yield str(record.id), dict(record._mapping)
-            return
-        # Ids as text, turned back into the UUIDs at hand (the experiments and parents are
-        # few): a UUID object per value costs more than the query.
-        text = [sa.cast(column, sa.String) for column in query.selected_columns[:3]]
-        statement = query.with_only_columns(*text, *query.selected_columns[3:])
-        yield from iteration_rows(self._raw_rows(statement), self.by_text)
-
-    def _raw_rows(self, statement: Any) -> list[tuple[Any, ...]]:
-        from storage_core.database import raw_duckdb_connection
-
-        compiled = statement.compile(
-            dialect=self.conn.dialect, compile_kwargs={"render_postcompile": True}
-        )
-        values = [compiled.params[name] for name in compiled.positiontup or ()]
-        rows: list[tuple[Any, ...]] = (
-            raw_duckdb_connection(self.conn).execute(str(compiled), values).fetchall()
-        )
-        return rows
+        for record in self.conn.execute(query.where(iteration.c.id.in_(selection))):
+            yield str(record.id), dict(record._mapping)
 
 
 def metric_summaries(store: Store, iteration_id: str | UUID) -> dict[str, MetricSummary]:
